@@ -1,0 +1,193 @@
+"""The exact oracle: RoPE in float64 with angles accurate at any position below 2**53.
+
+How the angles stay exact. A float32 angle ``m * inv_freq`` has a relative error of a
+few ulps, so its absolute error grows linearly with the position m (about 0.008 rad at
+m = 2**17). Even in float64 the plain product loses ~1e-16 * m * inv_freq. The oracle
+instead
+
+1. computes each pair's frequency in *turns*, ``inv_freq[i] / (2 pi)``, with mpmath at
+   60 digits and keeps it as a double-double ``hi + lo`` (~106 bits);
+2. forms ``m * hi`` exactly as ``p + e`` with Dekker's TwoProduct (Veltkamp split), so
+   no bit of the product is lost;
+3. drops the whole turns of ``p`` exactly (``p - round(p)`` is exact in binary floating
+   point), adds the small terms ``e + m * lo`` and reduces once more;
+4. multiplies the fraction of a turn (in [-1/2, 1/2]) by 2 pi.
+
+The reduced angle then has an absolute error of a few 1e-16 rad for every position up
+to 2**53, which ``tests/test_oracle.py`` checks against mpmath at positions up to 2**40.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import mpmath
+import numpy as np
+import torch
+
+from ropecheck.config import RopeConfig
+
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for float64
+
+
+@functools.lru_cache(maxsize=256)
+def _turns_double_double(base: float, rotary_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies in turns per position, ``base**(-2i/rotary_dim) / (2 pi)``, as hi + lo.
+
+    Returns:
+        two float64 arrays of shape (rotary_dim // 2,), hi and lo.
+    """
+    with mpmath.workdps(60):
+        base_mp = mpmath.mpf(base)
+        two_pi = 2 * mpmath.pi
+        hi, lo = [], []
+        for i in range(rotary_dim // 2):
+            turns = base_mp ** (-mpmath.mpf(2 * i) / rotary_dim) / two_pi
+            h = float(turns)
+            hi.append(h)
+            lo.append(float(turns - mpmath.mpf(h)))
+    return np.array(hi), np.array(lo)
+
+
+def inv_freq(config: RopeConfig) -> torch.Tensor:
+    """The per-pair angular frequencies ``base ** (-2i / rotary_dim)``.
+
+    Returns:
+        float64 tensor of shape (rotary_dim // 2,), correctly rounded.
+    """
+    hi, lo = _turns_double_double(config.base, config.rotary_dim)
+    return torch.from_numpy((hi + lo) * (2 * math.pi))
+
+
+def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dekker's TwoProduct: ``a * b == p + e`` exactly, with ``p = fl(a * b)``."""
+    p = a * b
+    a_big = _SPLIT * a
+    a_hi = a_big - (a_big - a)
+    a_lo = a - a_hi
+    b_big = _SPLIT * b
+    b_hi = b_big - (b_big - b)
+    b_lo = b - b_hi
+    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return p, e
+
+
+def angles(positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """Exact rotation angles ``positions * inv_freq``, reduced to [-pi, pi].
+
+    Args:
+        positions: integer tensor of any shape ``P`` (absolute token positions), |m| < 2**53.
+    Returns:
+        float64 CPU tensor of shape ``P + (rotary_dim // 2,)``.
+    """
+    hi, lo = _turns_double_double(config.base, config.rotary_dim)
+    m = positions.detach().to("cpu", torch.int64).numpy().astype(np.float64)[..., None]
+    if np.any(np.abs(m) >= 2.0**53):
+        raise ValueError("oracle.angles: positions must be below 2**53 in magnitude")
+    p, e = _two_product(m, hi)
+    whole_turns_dropped = p - np.round(p)  # exact
+    frac = whole_turns_dropped + (e + m * lo)
+    frac = frac - np.round(frac)
+    return torch.from_numpy(frac * (2 * math.pi))
+
+
+def unreduced_angles(positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """``|m| * inv_freq`` before reduction (what a float32 implementation must represent).
+
+    Its size sets how much angle error float32 arithmetic is allowed (see ``tolerance``).
+
+    Returns:
+        float64 CPU tensor of shape ``positions.shape + (rotary_dim // 2,)``.
+    """
+    m = positions.detach().to("cpu", torch.float64)[..., None]
+    return m.abs() * inv_freq(config)
+
+
+def pair_indices(config: RopeConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two dims of every rotated pair under ``config.pairing``.
+
+    Returns:
+        ``(first, second)``, int64 tensors of shape (rotary_dim // 2,): pair i rotates
+        ``(x[first[i]], x[second[i]])`` by the angle of frequency i.
+    """
+    half = config.rotary_dim // 2
+    i = torch.arange(half)
+    if config.pairing == "interleaved":
+        return 2 * i, 2 * i + 1
+    return i, i + half
+
+
+def half_split_permutation(rotary_dim: int) -> torch.Tensor:
+    """The fixed permutation between the two pairings (Meta -> HF q/k weight conversion).
+
+    Returns:
+        int64 tensor ``perm`` of shape (rotary_dim,): interleaved dim j sits at half-split
+        dim ``perm[j]`` (2i -> i, 2i+1 -> i + rotary_dim/2). So with
+        ``x_half[..., perm] = x_inter``, ``half_split(x_half)[..., perm] == interleaved(x_inter)``.
+    """
+    half = rotary_dim // 2
+    i = torch.arange(half)
+    perm = torch.empty(rotary_dim, dtype=torch.int64)
+    perm[0::2] = i
+    perm[1::2] = i + half
+    return perm
+
+
+def rotate_pairs(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, config: RopeConfig
+) -> torch.Tensor:
+    """Rotate each pair ``(a, b)`` of ``x`` to ``(a cos - b sin, a sin + b cos)``.
+
+    Args:
+        x: (..., head_dim) float64.
+        cos, sin: broadcastable to (..., rotary_dim // 2).
+    Returns:
+        a new tensor like ``x``; dims at and above ``rotary_dim`` copied unchanged.
+    """
+    first, second = pair_indices(config)
+    a, b = x[..., first], x[..., second]
+    out = x.clone()
+    out[..., first] = a * cos - b * sin
+    out[..., second] = a * sin + b * cos
+    return out
+
+
+def rope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """The reference result in float64 on the CPU.
+
+    Args:
+        x: (batch, seq, heads, head_dim), any floating dtype and device.
+        positions: (batch, seq) int64.
+        config: the convention (pairing, base, rotary_dim).
+    Returns:
+        float64 CPU tensor of shape (batch, seq, heads, head_dim).
+    """
+    _check_shapes(x, positions, config)
+    theta = angles(positions, config)[:, :, None, :]  # (batch, seq, 1, rotary_dim/2)
+    x64 = x.detach().to("cpu", torch.float64)
+    return rotate_pairs(x64, torch.cos(theta), torch.sin(theta), config)
+
+
+def rope_inverse(y: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """Rotate back by ``-angle``: the VJP of RoPE, since a rotation's adjoint is its inverse.
+
+    Shapes as in ``rope``; returns float64 on the CPU.
+    """
+    _check_shapes(y, positions, config)
+    theta = angles(positions, config)[:, :, None, :]
+    y64 = y.detach().to("cpu", torch.float64)
+    return rotate_pairs(y64, torch.cos(theta), -torch.sin(theta), config)
+
+
+def _check_shapes(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> None:
+    if x.dim() != 4:
+        raise ValueError(f"x: expected (batch, seq, heads, head_dim), got shape {tuple(x.shape)}")
+    if tuple(positions.shape) != tuple(x.shape[:2]):
+        raise ValueError(
+            f"positions: expected shape (batch, seq) = {tuple(x.shape[:2])}, got {tuple(positions.shape)}"
+        )
+    if config.rotary_dim > x.shape[-1]:
+        raise ValueError(
+            f"config.rotary_dim {config.rotary_dim} exceeds head_dim {x.shape[-1]}"
+        )

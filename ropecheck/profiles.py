@@ -1,0 +1,34 @@
+"""Hypothesis settings profiles: ``ci`` (fast, derandomised), ``dev``, ``thorough``.
+
+Select one with ``ropecheck verify --profile P``, ``pytest --hypothesis-profile P`` or the
+``HYPOTHESIS_PROFILE`` environment variable of the project's own tests.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+
+PROFILES = {
+    # Same examples on every run, so CI is repeatable; a few minutes for the whole suite.
+    "ci": dict(max_examples=25, derandomize=True, deadline=None, print_blob=True,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]),
+    "dev": dict(max_examples=100, deadline=None, print_blob=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]),
+    # Nightly: many examples, still no deadline (CPU tensors vary in time on shared machines).
+    "thorough": dict(max_examples=1000, deadline=None, print_blob=True,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]),
+}
+
+
+def register() -> None:
+    """Register every profile with Hypothesis (idempotent)."""
+    for name, options in PROFILES.items():
+        settings.register_profile(name, **options)
+
+
+def get(name: str) -> settings:
+    """The settings of profile ``name``; ValueError naming the choices otherwise."""
+    register()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}")
+    return settings.get_profile(name)

@@ -1,0 +1,171 @@
+"""Hypothesis strategies for RoPE inputs: every test and property draws from here.
+
+A drawn ``RopeCase`` holds the shape, the config, the dtype, the positions and a seed for
+the values of x, so a counterexample prints as a short, exact, reproducible record
+(``RopeCase.repro()``), however large the tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from hypothesis import strategies as st
+
+from ropecheck.config import RopeConfig
+from ropecheck.tolerance import DTYPES
+
+DEFAULT_MAX_POSITION = 2**17
+NAMED_BASES = (10000.0, 500000.0, 1000000.0, 10.0, 1e7, 1000.0)
+POSITION_MODES = ("from_zero", "row_offsets", "arbitrary", "decode", "near_max")
+
+
+@dataclass(frozen=True)
+class RopeCase:
+    """One input to a RoPE implementation, described compactly.
+
+    x has shape (batch, seq, heads, head_dim) and values ``scale * N(0, 1)`` drawn from
+    ``torch.Generator().manual_seed(seed)`` in float64, then cast to ``dtype``.
+    """
+
+    batch: int
+    seq: int
+    heads: int
+    head_dim: int
+    dtype: str
+    config: RopeConfig
+    positions: tuple[tuple[int, ...], ...]
+    seed: int = 0
+    scale: float = 1.0
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (self.batch, self.seq, self.heads, self.head_dim)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+    def make_x(self, device: str | torch.device = "cpu") -> torch.Tensor:
+        """(batch, seq, heads, head_dim) tensor of ``dtype`` on ``device``."""
+        gen = torch.Generator().manual_seed(self.seed)
+        x = torch.randn(self.shape, generator=gen, dtype=torch.float64) * self.scale
+        return x.to(self.torch_dtype).to(device)
+
+    def make_positions(self, device: str | torch.device = "cpu") -> torch.Tensor:
+        """(batch, seq) int64 tensor on ``device``."""
+        return torch.tensor(self.positions, dtype=torch.int64, device=device).reshape(self.batch, self.seq)
+
+    def repro(self) -> str:
+        """A Python expression that rebuilds this case."""
+        c = self.config
+        scaling = None if c.scaling is None else dict(c.scaling)
+        return (
+            f"RopeCase(batch={self.batch}, seq={self.seq}, heads={self.heads}, head_dim={self.head_dim}, "
+            f"dtype={self.dtype!r}, config=RopeConfig(base={c.base!r}, rotary_dim={c.rotary_dim}, "
+            f"pairing={c.pairing!r}, scaling={scaling!r}, head_dim={c.head_dim}), "
+            f"positions={self.positions!r}, seed={self.seed}, scale={self.scale!r})"
+        )
+
+    def summary(self) -> str:
+        """One line for reports: shape, dtype, config and positions."""
+        pos = self.positions
+        flat = [p for row in pos for p in row]
+        pos_text = repr(pos) if len(flat) <= 16 else f"{len(flat)} positions in [{min(flat)}, {max(flat)}], rows start {[r[0] for r in pos]}"
+        return (
+            f"shape={self.shape} dtype={self.dtype} base={self.config.base:g} rotary_dim={self.config.rotary_dim} "
+            f"pairing={self.config.pairing} positions={pos_text} seed={self.seed} scale={self.scale:g}"
+        )
+
+
+def bases() -> st.SearchStrategy[float]:
+    """Bases from ~10 to ~1e7: the named ones real models use, and log-uniform others."""
+    log_uniform = st.floats(min_value=1.0, max_value=7.0).map(lambda e: float(f"{10.0 ** e:.6g}"))
+    return st.one_of(st.sampled_from(NAMED_BASES), log_uniform)
+
+
+def head_dims(max_head_dim: int = 256) -> st.SearchStrategy[int]:
+    """Even head dims in [2, max_head_dim], with the common powers of two favoured."""
+    common = [d for d in (64, 128, 256, 2, 4, 8, 32, 80, 96) if d <= max_head_dim]
+    return st.one_of(st.sampled_from(common), st.integers(1, max_head_dim // 2).map(lambda h: 2 * h))
+
+
+@st.composite
+def positions(draw, batch: int, seq: int, max_position: int = DEFAULT_MAX_POSITION):
+    """(batch, seq) positions in [0, max_position) as nested tuples.
+
+    Modes: ``from_zero`` (every row 0..seq-1), ``row_offsets`` (consecutive runs starting
+    at a different offset per row: left padding, packed sequences, a KV cache),
+    ``arbitrary`` (independent, unsorted), ``decode`` (one token far along),
+    ``near_max`` (consecutive runs ending at max_position - 1).
+    """
+    mode = draw(st.sampled_from(POSITION_MODES), label="position mode")
+    top = max_position - 1
+    if mode == "from_zero" or seq > max_position:
+        rows = [tuple(range(seq)) for _ in range(batch)]
+        if seq > max_position:
+            rows = [tuple(p % max_position for p in r) for r in rows]
+    elif mode == "row_offsets":
+        offsets = draw(st.lists(st.integers(0, max_position - seq), min_size=batch, max_size=batch), label="row offsets")
+        rows = [tuple(range(o, o + seq)) for o in offsets]
+    elif mode == "arbitrary":
+        cell = st.integers(0, top)
+        rows = [tuple(draw(st.lists(cell, min_size=seq, max_size=seq), label=f"row {r}")) for r in range(batch)]
+    elif mode == "decode":
+        rows = [tuple(draw(st.integers(0, top), label=f"row {r} position") for _ in range(seq)) for r in range(batch)]
+    else:
+        back = draw(st.integers(0, min(64, max_position - seq)), label="distance from max")
+        rows = [tuple(range(top - back - seq + 1, top - back + 1)) for _ in range(batch)]
+    return tuple(rows)
+
+
+@st.composite
+def configs(
+    draw,
+    head_dim: int,
+    pairing: str = "half_split",
+    base: float | str = "any",
+    partial: bool = False,
+):
+    """A ``RopeConfig`` for one head_dim: base drawn when ``base == "any"``, rotary_dim
+    drawn below head_dim when ``partial``."""
+    chosen_base = draw(bases(), label="base") if base == "any" else float(base)
+    rotary_dim = head_dim
+    if partial:
+        rotary_dim = 2 * draw(st.integers(1, head_dim // 2), label="rotary_dim / 2")
+    return RopeConfig(base=chosen_base, rotary_dim=rotary_dim, pairing=pairing, head_dim=head_dim)
+
+
+@st.composite
+def rope_cases(
+    draw,
+    dtypes: tuple[str, ...] = tuple(DTYPES),
+    pairing: str = "half_split",
+    base: float | str = "any",
+    partial: bool = False,
+    max_position: int = DEFAULT_MAX_POSITION,
+    max_head_dim: int = 256,
+    max_batch: int = 3,
+    max_seq: int = 16,
+    max_heads: int = 4,
+    min_seq: int = 1,
+):
+    """Whole inputs: shape, dtype, config, positions and values."""
+    batch = draw(st.integers(1, max_batch), label="batch")
+    seq = draw(st.integers(min_seq, max_seq), label="seq")
+    heads = draw(st.integers(1, max_heads), label="heads")
+    head_dim = draw(head_dims(max_head_dim), label="head_dim")
+    dtype = draw(st.sampled_from(dtypes), label="dtype")
+    config = draw(configs(head_dim, pairing=pairing, base=base, partial=partial), label="config")
+    pos = draw(positions(batch, seq, max_position), label="positions")
+    seed = draw(st.integers(0, 2**31 - 1), label="seed")
+    scale = draw(st.sampled_from((1.0, 0.01, 100.0)), label="scale")
+    return RopeCase(batch, seq, heads, head_dim, dtype, config, pos, seed, scale)
+
+
+def log2_position(case: RopeCase) -> float:
+    """log2 of the largest position in a case (for ``hypothesis.event`` statistics)."""
+    top = max(p for row in case.positions for p in row)
+    return math.log2(top + 1)

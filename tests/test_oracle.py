@@ -1,0 +1,91 @@
+"""The oracle against mpmath at extreme positions, and its algebra."""
+
+import math
+
+import mpmath
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from ropecheck import RopeConfig, oracle
+
+EXTREME_POSITIONS = [0, 1, 2**17 - 1, 2**24 + 1, 2**31 - 1, 2**40 + 12345, 2**52 + 3]
+
+
+def mp_angle(m: int, base: float, i: int, rotary_dim: int) -> float:
+    """m * base**(-2i/d) reduced to [-pi, pi], at 80 digits."""
+    with mpmath.workdps(80):
+        t = mpmath.mpf(m) * mpmath.mpf(base) ** (-mpmath.mpf(2 * i) / rotary_dim)
+        return float(t - 2 * mpmath.pi * mpmath.nint(t / (2 * mpmath.pi)))
+
+
+@pytest.mark.parametrize("base", [10000.0, 500000.0, 10.0, 1e7, 1234.5])
+@pytest.mark.parametrize("rotary_dim", [2, 64, 128])
+def test_angles_match_mpmath_at_extreme_positions(base, rotary_dim):
+    config = RopeConfig(base=base, rotary_dim=rotary_dim)
+    got = oracle.angles(torch.tensor([EXTREME_POSITIONS]), config)[0]
+    worst = 0.0
+    for j, m in enumerate(EXTREME_POSITIONS):
+        for i in range(rotary_dim // 2):
+            worst = max(worst, abs(got[j, i].item() - mp_angle(m, base, i, rotary_dim)))
+    assert worst < 4e-15, f"oracle angle off by {worst:.3g} rad (base {base}, rotary_dim {rotary_dim})"
+
+
+def test_float64_product_would_not_be_exact():
+    """The double-double reduction matters: the naive float64 product drifts at 2**40."""
+    config = RopeConfig(base=10000.0, rotary_dim=64)
+    m = 2**40 + 12345
+    naive = math.remainder(m * oracle.inv_freq(config)[1].item(), 2 * math.pi)
+    assert abs(naive - mp_angle(m, 10000.0, 1, 64)) > 1e-6, "naive product unexpectedly exact"
+
+
+def test_rope_matches_mpmath_rotation():
+    config = RopeConfig(base=10000.0, rotary_dim=4, pairing="interleaved", head_dim=6)
+    x = torch.arange(1.0, 7.0, dtype=torch.float64).reshape(1, 1, 1, 6)
+    m = 2**24 + 7
+    y = oracle.rope(x, torch.tensor([[m]]), config)[0, 0, 0]
+    for i, (a, b) in enumerate([(0, 1), (2, 3)]):
+        th = mp_angle(m, 10000.0, i, 4)
+        xa, xb = x[0, 0, 0, a].item(), x[0, 0, 0, b].item()
+        expected = (xa * math.cos(th) - xb * math.sin(th), xa * math.sin(th) + xb * math.cos(th))
+        assert y[a].item() == pytest.approx(expected[0], abs=1e-13)
+        assert y[b].item() == pytest.approx(expected[1], abs=1e-13)
+    assert torch.equal(y[4:], x[0, 0, 0, 4:]), "dims at and above rotary_dim must pass through"
+
+
+def test_half_split_pairs_i_with_i_plus_half():
+    config = RopeConfig(rotary_dim=8, pairing="half_split")
+    first, second = oracle.pair_indices(config)
+    assert first.tolist() == [0, 1, 2, 3] and second.tolist() == [4, 5, 6, 7]
+    config = config.replace(pairing="interleaved")
+    first, second = oracle.pair_indices(config)
+    assert first.tolist() == [0, 2, 4, 6] and second.tolist() == [1, 3, 5, 7]
+
+
+def test_permutation_maps_interleaved_to_half_split():
+    assert oracle.half_split_permutation(8).tolist() == [0, 4, 1, 5, 2, 6, 3, 7]
+
+
+@given(
+    st.integers(0, 2**40),
+    st.integers(1, 64).map(lambda h: 2 * h),
+    st.floats(1.0, 7.0).map(lambda e: 10.0**e),
+)
+def test_inverse_undoes_rope_and_norms_are_kept(m, rotary_dim, base):
+    config = RopeConfig(base=base, rotary_dim=rotary_dim, pairing="interleaved")
+    x = torch.randn(1, 1, 2, rotary_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(m % 2**31))
+    pos = torch.tensor([[m]])
+    y = oracle.rope(x, pos, config)
+    back = oracle.rope_inverse(y, pos, config)
+    assert torch.allclose(back, x, atol=1e-13), f"inverse rotation off by {(back - x).abs().max():.3g}"
+    assert torch.allclose(y.norm(dim=-1), x.norm(dim=-1), rtol=1e-14), "rotation changed a norm"
+
+
+def test_shape_errors_are_clear():
+    config = RopeConfig(rotary_dim=8)
+    with pytest.raises(ValueError, match="positions: expected shape"):
+        oracle.rope(torch.zeros(1, 2, 1, 8), torch.zeros(1, 3, dtype=torch.int64), config)
+    with pytest.raises(ValueError, match="exceeds head_dim"):
+        oracle.rope(torch.zeros(1, 2, 1, 4), torch.zeros(1, 2, dtype=torch.int64), config)
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        oracle.angles(torch.tensor([[2**53]]), config)

@@ -1,0 +1,274 @@
+"""Tests for ropecheck.proofs: every catalogued proof goes through, and the
+decision procedure refuses false statements."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sympy as sp
+
+from ropecheck import proofs
+from ropecheck.proofs import (
+    PROOFS,
+    Proof,
+    ProofResult,
+    abel_bound_holds_numerically,
+    abel_identity_holds,
+    block_rotation,
+    equal,
+    half_split_identity_holds,
+    half_split_permutation,
+    is_zero_matrix,
+    prove_all,
+    rotate_pairs,
+    rotation,
+    run_proof,
+    sparse_identity_holds,
+)
+
+a, b = sp.symbols("a b", real=True)
+m = sp.Symbol("m", real=True)
+
+PROOFS_BY_NAME = {p.name: p for p in PROOFS}
+
+
+# --------------------------------------------------------------------------
+# The catalogue
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [p.name for p in PROOFS])
+def test_proof_is_proved(name):
+    result = run_proof(PROOFS_BY_NAME[name])
+    assert isinstance(result, ProofResult)
+    assert result.status == "proved", f"{result.name} not proved ({result.status}): {result.detail}"
+    assert result.detail == "", f"{result.name} proved but has detail {result.detail!r}"
+
+
+def test_catalogue_size_and_unique_names():
+    names = [p.name for p in PROOFS]
+    assert len(names) >= 10, f"only {len(names)} proofs in the catalogue"
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    assert not dupes, f"duplicate proof names: {dupes}"
+
+
+def test_catalogue_contains_required_proofs():
+    required = {
+        "relative_position_2x2",
+        "relative_position_block",
+        "orthogonality",
+        "determinant",
+        "norm_preservation",
+        "composition",
+        "identity_at_zero",
+        "inverse_is_transpose",
+        "complex_equals_matrix",
+        "sparse_equals_matrix",
+        "half_split_is_permuted_interleaved",
+        "attention_relative",
+        "two_axis_relative",
+        "abel_summation_decay",
+    }
+    missing = required - set(PROOFS_BY_NAME)
+    assert not missing, f"catalogue lacks proofs: {sorted(missing)}"
+
+
+def test_catalogue_entries_are_described():
+    for p in PROOFS:
+        assert p.name.isidentifier() and p.name == p.name.lower(), f"bad name {p.name!r}"
+        assert p.statement.strip(), f"{p.name} has an empty statement"
+        assert p.method.strip(), f"{p.name} has an empty method"
+        assert callable(p.check), f"{p.name}.check is not callable"
+
+
+def test_prove_all_returns_one_result_per_proof_and_is_fast():
+    start = time.perf_counter()
+    results = prove_all()
+    elapsed = time.perf_counter() - start
+    assert [r.name for r in results] == [p.name for p in PROOFS], "prove_all order/names differ"
+    not_proved = [f"{r.name}: {r.status} {r.detail}" for r in results if r.status != "proved"]
+    assert not not_proved, f"not proved: {not_proved}"
+    assert elapsed < 60, f"prove_all took {elapsed:.1f} s (budget ~20 s)"
+
+
+# --------------------------------------------------------------------------
+# The prover refuses false statements
+# --------------------------------------------------------------------------
+
+
+def test_wrong_relative_direction_is_refused():
+    assert not equal(rotation(a).T * rotation(b), rotation(a - b)), (
+        "R(a)^T R(b) = R(a - b) is false but was accepted"
+    )
+
+
+def test_wrong_composition_is_refused():
+    assert not equal(rotation(a) * rotation(b), rotation(a - b)), (
+        "R(a) R(b) = R(a - b) is false but was accepted"
+    )
+
+
+def test_wrong_block_relative_is_refused():
+    th = sp.symbols("theta0:2", positive=True)
+    n = sp.Symbol("n", real=True)
+    assert not equal(
+        block_rotation(m, th).T * block_rotation(n, th), block_rotation(m - n, th)
+    ), "block R_m^T R_n = R_(m-n) is false but was accepted"
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        sp.cos(a) - 1,
+        sp.sin(a),
+        sp.cos(a) ** 2 - sp.sin(a) ** 2 - 1,
+        sp.Abs(a) - a,
+        sp.exp(sp.I * a) - 1,
+        sp.Matrix([[0, 0], [0, sp.sin(a - b) - sp.sin(b - a)]]),
+    ],
+    ids=["cos_eq_1", "sin_eq_0", "cos2_minus_sin2", "abs", "exp_i", "matrix_entry"],
+)
+def test_nonzero_expressions_are_not_zero(expr):
+    assert not is_zero_matrix(expr), f"{expr} is not identically 0 but was accepted"
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        sp.cos(a) ** 2 + sp.sin(a) ** 2 - 1,
+        sp.cos(2 * a) - 2 * sp.cos(a) ** 2 + 1,
+        sp.sin(a + b) - sp.sin(a) * sp.cos(b) - sp.cos(a) * sp.sin(b),
+        sp.exp(sp.I * a) * sp.exp(-sp.I * a) - 1,
+        sp.zeros(3, 3),
+    ],
+    ids=["pythagoras", "double_angle", "sin_sum", "exp_i_inverse", "zero_matrix"],
+)
+def test_true_identities_are_zero(expr):
+    assert is_zero_matrix(expr), f"{expr} is identically 0 but was not proved"
+
+
+def test_shape_mismatch_is_not_equal():
+    assert not equal(rotation(a), sp.eye(3)), "matrices of different shapes compared equal"
+
+
+def test_false_proof_gives_failed_with_residual():
+    bogus = Proof(
+        name="bogus_relative",
+        statement="R(a)^T R(b) = R(a - b)",
+        method="same decision procedure",
+        check=lambda: equal(rotation(a).T * rotation(b), rotation(a - b)),
+    )
+    result = run_proof(bogus)
+    assert result.status == "failed", f"false identity got status {result.status}: {result.detail}"
+    assert result.detail, "a failed proof must report the residual"
+    assert "sin" in result.detail, f"residual should mention the unreduced sin terms: {result.detail}"
+
+
+def test_raising_check_gives_error_and_run_proof_does_not_raise():
+    def boom() -> bool:
+        raise RuntimeError("kaboom")
+
+    result = run_proof(Proof("boom", "nothing", "raises", boom))
+    assert result.status == "error", f"raising check got status {result.status}"
+    assert "kaboom" in result.detail, f"error detail should carry the exception text: {result.detail}"
+
+
+def test_non_bool_check_is_not_proved():
+    result = run_proof(Proof("truthy", "nothing", "returns 1", lambda: 1))
+    assert result.status != "proved", "a check returning a truthy non-bool must not count as proved"
+
+
+def test_prove_all_reports_failures_without_raising():
+    good = PROOFS_BY_NAME["relative_position_2x2"]
+    bad = Proof("bad", "R(a) = I", "false", lambda: equal(rotation(a), sp.eye(2)))
+    err = Proof("err", "x", "raises", lambda: 1 / 0)
+    statuses = [r.status for r in prove_all((good, bad, err))]
+    assert statuses == ["proved", "failed", "error"], f"unexpected statuses {statuses}"
+
+
+def test_residual_does_not_leak_between_runs():
+    bad = Proof("bad", "R(a) = I", "false", lambda: equal(rotation(a), sp.eye(2)))
+    assert run_proof(bad).status == "failed"
+    good = run_proof(PROOFS_BY_NAME["orthogonality"])
+    assert good.status == "proved" and good.detail == "", f"residual leaked: {good.detail!r}"
+
+
+# --------------------------------------------------------------------------
+# Layout identities: wrong variants must fail
+# --------------------------------------------------------------------------
+
+
+def test_half_split_permutation_layout():
+    P = half_split_permutation(4)
+    expected = sp.Matrix(
+        [[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]]
+    )
+    assert P == expected, f"P for d=4 should send (x0,x1,x2,x3) to (x0,x2,x1,x3), got {P.tolist()}"
+    with pytest.raises(ValueError):
+        half_split_permutation(3)
+
+
+@pytest.mark.parametrize("d", [2, 4, 6, 8])
+def test_half_split_identity_holds_with_real_permutation(d):
+    assert half_split_identity_holds(d), f"half-split identity not proved for d={d}"
+
+
+def test_identity_permutation_fails_half_split():
+    assert not half_split_identity_holds(4, sp.eye(4)), (
+        "identity permutation accepted for the half-split identity at d=4"
+    )
+    result = run_proof(
+        Proof("wrong_perm", "half split = R_m", "P = I", lambda: half_split_identity_holds(4, sp.eye(4)))
+    )
+    assert result.status == "failed" and result.detail, f"expected failed with residual, got {result}"
+
+
+def test_non_permutation_is_rejected():
+    not_perm = sp.eye(4) * 2
+    assert not half_split_identity_holds(4, not_perm), "a non-0/1 matrix was accepted as P"
+
+
+@pytest.mark.parametrize("d", [2, 4, 6, 8])
+def test_sparse_wrong_rotate_sign_fails(d):
+    def rotate_wrong_sign(x):
+        return -rotate_pairs(x)  # (x1, -x0, ...) instead of (-x1, x0, ...)
+
+    assert sparse_identity_holds(d), f"correct sparse form not proved for d={d}"
+    assert not sparse_identity_holds(d, rotate_wrong_sign), (
+        f"sparse form with the wrong rotate sign accepted for d={d}"
+    )
+
+
+def test_sparse_rotate_half_in_interleaved_layout_fails():
+    from ropecheck.proofs import rotate_half
+
+    assert not sparse_identity_holds(4, rotate_half), (
+        "rotate_half used with interleaved cos/sin vectors was accepted at d=4"
+    )
+
+
+# --------------------------------------------------------------------------
+# Abel summation
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pairs", range(1, 7))
+def test_abel_identity_sign(pairs):
+    assert abel_identity_holds(pairs, sign=-1), f"Abel identity not proved for d/2={pairs}"
+    # Without the minus sign of RoFormer eq. (36) the identity is false.
+    assert not abel_identity_holds(pairs, sign=+1), f"sign-flipped Abel identity accepted for d/2={pairs}"
+
+
+def test_abel_bound_numerically():
+    assert abel_bound_holds_numerically(pairs=8, samples=20, seed=0), (
+        "|sum h_i e^{i(m-n)theta_i}| exceeded (max |h_{i+1}-h_i|) sum |S_{i+1}|"
+    )
+
+
+def test_module_does_not_import_torch_or_ropecheck_siblings():
+    source = open(proofs.__file__, encoding="utf-8").read()
+    assert "import torch" not in source, "proofs.py must stay pure SymPy"
+    assert "from ropecheck" not in source and "from ." not in source, (
+        "proofs.py must not import other ropecheck modules"
+    )
