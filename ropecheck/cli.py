@@ -38,6 +38,56 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     return EXIT_OK if proved == len(results) else EXIT_FAIL
 
 
+def _cmd_list(args: argparse.Namespace) -> int:
+    from ropecheck import registry
+    from ropecheck.table import text_table
+
+    rows = []
+    for item in registry.known(args.specs):
+        if item.spec is None:
+            rows.append((item.name, item.source, "-", "-", "-", f"invalid: {item.error}"))
+        else:
+            s = item.spec
+            rows.append((s.name, item.source, s.pairing, s.base, ",".join(s.devices), s.origin))
+    print(text_table(("name", "source", "pairing", "base", "devices", "origin"), rows))
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from ropecheck import engine, profiles, registry, report
+    from ropecheck.spec import SpecError
+    from ropecheck.storage import atomic_write_json, atomic_write_text
+
+    if args.profile not in profiles.PROFILES:
+        raise UsageError(f"--profile: expected one of {', '.join(profiles.PROFILES)}, got {args.profile!r}")
+    targets = []
+    try:
+        for target in args.targets:
+            targets += registry.resolve(target, args.specs)
+        names: dict[str, str] = {}
+        for spec, _ in targets:
+            if spec.name in names and names[spec.name] != spec.origin:
+                raise SpecError(spec.origin, "name", f"{spec.name!r} is also the name of {names[spec.name]}; names must be unique")
+            names[spec.name] = spec.origin
+            if not spec.missing_requirements():
+                spec.load_callable()
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    seen, results = set(), []
+    for spec, ref in targets:
+        if spec.name in seen:
+            continue
+        seen.add(spec.name)
+        print(f"verifying {spec.name} ({spec.origin}) ...", file=sys.stderr, flush=True)
+        results.append(engine.verify(spec, ref, profile=args.profile, device=args.device, timeout=args.timeout))
+    print(report.text_report(results))
+    if args.json:
+        atomic_write_json(args.json, report.json_report(results))
+    if args.markdown:
+        atomic_write_text(args.markdown, report.markdown_report(results))
+    return EXIT_OK if all(r.conforms for r in results) else EXIT_FAIL
+
+
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -49,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     prove = sub.add_parser("prove", help="prove every symbolic identity with SymPy")
     prove.add_argument("--json", metavar="F", help="also write the results as JSON to F")
     prove.set_defaults(run=_cmd_prove)
+
+    listing = sub.add_parser("list", help="every known implementation: built-in, entry points, specs/")
+    listing.add_argument("--specs", default="specs", help="folder of spec files (default: ./specs)")
+    listing.set_defaults(run=_cmd_list)
+
+    verify = sub.add_parser("verify", help="run the conformance properties against each target")
+    verify.add_argument("targets", nargs="+", metavar="TARGET", help="a spec file, a folder of specs, or a registered name")
+    verify.add_argument("--profile", default="ci", help="Hypothesis profile: ci (default), dev, thorough")
+    verify.add_argument("--device", choices=("cpu", "cuda"), help="only this device (default: every device the spec claims)")
+    verify.add_argument("--json", metavar="F", help="write the verdict as JSON to F")
+    verify.add_argument("--markdown", metavar="F", help="write a markdown report to F (a CI artifact)")
+    verify.add_argument("--timeout", type=float, metavar="S", help="time limit per property in seconds (default: 120 for ci)")
+    verify.add_argument("--specs", default="specs", help="folder searched for registered names (default: ./specs)")
+    verify.set_defaults(run=_cmd_verify)
     return parser
 
 

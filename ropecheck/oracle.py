@@ -169,6 +169,19 @@ def rope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.
     return rotate_pairs(x64, torch.cos(theta), torch.sin(theta), config)
 
 
+def rope_with_angles(x: torch.Tensor, theta: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """Rotate the pairs of ``x`` (under ``config.pairing``) by given float64 angles.
+
+    Args:
+        x: (batch, seq, heads, head_dim).
+        theta: (batch, seq, rotary_dim // 2) float64 angles.
+    Returns:
+        float64 CPU tensor like x. Used to express wrong conventions when diagnosing.
+    """
+    theta = theta.to(torch.float64)[:, :, None, :]
+    return rotate_pairs(x.detach().to("cpu", torch.float64), torch.cos(theta), torch.sin(theta), config)
+
+
 def rope_inverse(y: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """Rotate back by ``-angle``: the VJP of RoPE, since a rotation's adjoint is its inverse.
 

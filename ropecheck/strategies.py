@@ -66,7 +66,8 @@ class RopeCase:
             f"RopeCase(batch={self.batch}, seq={self.seq}, heads={self.heads}, head_dim={self.head_dim}, "
             f"dtype={self.dtype!r}, config=RopeConfig(base={c.base!r}, rotary_dim={c.rotary_dim}, "
             f"pairing={c.pairing!r}, scaling={scaling!r}, head_dim={c.head_dim}), "
-            f"positions={self.positions!r}, seed={self.seed}, scale={self.scale!r})"
+            f"positions={self.positions!r}, seed={self.seed}, scale={self.scale!r}"
+            + (f", extra={self.extra!r})" if self.extra else ")")
         )
 
     def summary(self) -> str:
@@ -77,6 +78,7 @@ class RopeCase:
         return (
             f"shape={self.shape} dtype={self.dtype} base={self.config.base:g} rotary_dim={self.config.rotary_dim} "
             f"pairing={self.config.pairing} positions={pos_text} seed={self.seed} scale={self.scale:g}"
+            + "".join(f" {k}={v}" for k, v in self.extra.items())
         )
 
 

@@ -91,6 +91,44 @@ class Comparison:
         )
 
 
+def output_term(dtype: torch.dtype) -> tuple[float, float]:
+    """(relative, absolute floor) of the rounding allowance in ``dtype``."""
+    return OUTPUT_ULPS * eps(dtype), FLOOR_TINY * torch.finfo(dtype).tiny
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """Per-element budgets for one input.
+
+    pair: (batch, seq, heads, rotary_dim // 2), allowed ||y[p] - y*[p]|| per rotated pair.
+    rest: (batch, seq, heads, head_dim - rotary_dim), allowed |y[d] - x[d]| per pass-through dim.
+    """
+
+    pair: torch.Tensor
+    rest: torch.Tensor
+
+
+def allowance(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig, dtype: torch.dtype) -> Allowance:
+    """The model's budgets for ``rope(x, positions, config)`` computed in ``dtype``."""
+    x64 = x.detach().to("cpu", torch.float64)
+    rel, floor = output_term(dtype)
+    first, second = oracle.pair_indices(config)
+    pair_norm = torch.hypot(x64[..., first], x64[..., second])
+    pair = pair_norm * (rel + angle_slack(positions, config)) + floor
+    rest = x64[..., config.rotary_dim:].abs() * rel + floor
+    return Allowance(pair=pair, rest=rest)
+
+
+def norm_allowance(x: torch.Tensor, dtype: torch.dtype, config: RopeConfig) -> torch.Tensor:
+    """Allowed | ||y[p]|| - ||x[p]|| | per pair: rounding and float32 cos/sin, no angle term
+    (a wrong angle does not change a norm). Shape (..., rotary_dim // 2)."""
+    x64 = x.detach().to("cpu", torch.float64)
+    rel, floor = output_term(dtype)
+    first, second = oracle.pair_indices(config)
+    pair_norm = torch.hypot(x64[..., first], x64[..., second])
+    return pair_norm * (rel + ANGLE_ABS * EPS_F32) + floor
+
+
 def compare(
     y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: RopeConfig,
     expected: torch.Tensor | None = None,
@@ -101,32 +139,26 @@ def compare(
         y: (batch, seq, heads, head_dim), the implementation's output, any dtype/device.
         x: the input it was given (same shape).
         positions: (batch, seq) int64.
-        expected: the oracle's float64 result, if already computed.
+        expected: the reference float64 result, if not the oracle's (e.g. a gradient).
     """
     ref = oracle.rope(x, positions, config) if expected is None else expected
-    out = y.detach().to("cpu", torch.float64)
-    x64 = x.detach().to("cpu", torch.float64)
     dtype = y.dtype if y.is_floating_point() else x.dtype
-    rel = OUTPUT_ULPS * eps(dtype)
-    floor = FLOOR_TINY * torch.finfo(dtype).tiny
-
+    budget = allowance(x, positions, config, dtype)
+    diff = y.detach().to("cpu", torch.float64) - ref
     first, second = oracle.pair_indices(config)
-    diff = out - ref
     pair_err = torch.hypot(diff[..., first], diff[..., second])
-    pair_norm = torch.hypot(x64[..., first], x64[..., second])
-    pair_allowed = pair_norm * (rel + angle_slack(positions, config)) + floor
-
-    rest = slice(config.rotary_dim, None)
-    rest_err = diff[..., rest].abs()
-    rest_allowed = x64[..., rest].abs() * rel + floor
-
+    rest_err = diff[..., config.rotary_dim:].abs()
     err = torch.cat([pair_err, rest_err], dim=-1)
-    allowed = torch.cat([pair_allowed.expand_as(pair_err), rest_allowed], dim=-1)
+    allowed = torch.cat([budget.pair, budget.rest], dim=-1)
     dims = torch.cat([first, torch.arange(config.rotary_dim, x.shape[-1])])
-    return _worst(err, allowed, dims)
+    return worst(err, allowed, dims)
 
 
-def _worst(err: torch.Tensor, allowed: torch.Tensor, dims: torch.Tensor) -> Comparison:
+def worst(err: torch.Tensor, allowed: torch.Tensor, dims: torch.Tensor) -> Comparison:
+    """The element with the largest ``err / allowed`` (NaN counts as inf).
+
+    err, allowed: (batch, seq, heads, k); dims: (k,) the head_dim index of each column.
+    """
     ratio = err / allowed
     ratio = torch.where(torch.isnan(ratio), torch.full_like(ratio, math.inf), ratio)
     if ratio.numel() == 0:

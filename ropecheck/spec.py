@@ -1,0 +1,217 @@
+"""Spec files (CONTRACT §2): what an implementation claims, validated strictly.
+
+Every mistake is a ``SpecError`` whose message names the file, the key and what was
+expected; the CLI turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ropecheck.config import PAIRINGS
+from ropecheck.tolerance import DTYPES
+
+DEVICES = ("cpu", "cuda")
+ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "llama3", "longrope")
+MAX_SUPPORTED_POSITION = 2**53
+
+REQUIRED = ("name", "callable", "pairing", "base", "dtypes", "devices")
+OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "partial_rotary": False,
+    "inplace": False,
+    "differentiable": True,
+    "max_position": 131072,
+    "requires": [],
+    "scaling": [],
+}
+
+
+class SpecError(ValueError):
+    """A usage error in a spec: ``origin: key 'k': expected ..., got ...``."""
+
+    def __init__(self, origin: str, key: str | None, message: str):
+        self.origin, self.key = origin, key
+        where = f"{origin}: key '{key}'" if key else origin
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec. ``origin`` is the file path, or ``entry point NAME``, or ``built-in``."""
+
+    name: str
+    callable: str
+    pairing: str
+    base: float | str
+    dtypes: tuple[str, ...]
+    devices: tuple[str, ...]
+    partial_rotary: bool = False
+    inplace: bool = False
+    differentiable: bool = True
+    max_position: int = 131072
+    requires: tuple[str, ...] = ()
+    scaling: tuple[str, ...] = ()
+    origin: str = "built-in"
+    folder: str | None = field(default=None, compare=False)
+
+    def missing_requirements(self) -> list[str]:
+        """The modules of ``requires`` that cannot be imported here."""
+        return [m for m in self.requires if not _importable(m)]
+
+    def load_callable(self) -> Callable:
+        """Import ``module:attribute`` with the spec file's folder first on sys.path.
+
+        Raises ``SpecError`` (key ``callable``) when it cannot be imported or is not callable.
+        """
+        module_name, _, attribute = self.callable.partition(":")
+        if self.folder and self.folder not in sys.path:
+            sys.path.insert(0, self.folder)
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the user's to see
+            raise SpecError(self.origin, "callable",
+                            f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from exc
+        target: Any = module
+        for part in attribute.split("."):
+            if not hasattr(target, part):
+                raise SpecError(self.origin, "callable", f"module {module_name!r} has no attribute {attribute!r}")
+            target = getattr(target, part)
+        if not callable(target):
+            raise SpecError(self.origin, "callable", f"{self.callable!r} is a {type(target).__name__}, not a callable")
+        return target
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The spec's keys as a plain mapping (what a TOML file or entry point would hold)."""
+        return {
+            "name": self.name, "callable": self.callable, "pairing": self.pairing, "base": self.base,
+            "dtypes": list(self.dtypes), "devices": list(self.devices),
+            "partial_rotary": self.partial_rotary, "inplace": self.inplace,
+            "differentiable": self.differentiable, "max_position": self.max_position,
+            "requires": list(self.requires), "scaling": list(self.scaling),
+        }
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate one TOML spec file."""
+    path = Path(path)
+    origin = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(origin, None, f"cannot read spec file: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(origin, None, f"not valid TOML: {exc}") from exc
+    return spec_from_mapping(data, origin=origin, folder=str(path.resolve().parent))
+
+
+def spec_from_mapping(data: Mapping[str, Any], origin: str, folder: str | None = None) -> Spec:
+    """Validate a spec mapping (from a file, an entry point or code)."""
+    if not isinstance(data, Mapping):
+        raise SpecError(origin, None, f"expected a mapping of spec keys, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(REQUIRED) - set(OPTIONAL_DEFAULTS))
+    if unknown:
+        known = ", ".join(REQUIRED + tuple(OPTIONAL_DEFAULTS))
+        raise SpecError(origin, unknown[0], f"unknown key; expected one of: {known}")
+    for key in REQUIRED:
+        if key not in data:
+            raise SpecError(origin, key, "required key is missing")
+    values = {**OPTIONAL_DEFAULTS, **data}
+    return Spec(
+        name=_name(origin, values["name"]),
+        callable=_callable_ref(origin, values["callable"]),
+        pairing=_choice(origin, "pairing", values["pairing"], PAIRINGS),
+        base=_base(origin, values["base"]),
+        dtypes=_choices(origin, "dtypes", values["dtypes"], tuple(DTYPES)),
+        devices=_choices(origin, "devices", values["devices"], DEVICES),
+        partial_rotary=_bool(origin, "partial_rotary", values["partial_rotary"]),
+        inplace=_bool(origin, "inplace", values["inplace"]),
+        differentiable=_bool(origin, "differentiable", values["differentiable"]),
+        max_position=_max_position(origin, values["max_position"]),
+        requires=_strings(origin, "requires", values["requires"]),
+        scaling=_choices(origin, "scaling", values["scaling"], ROPE_TYPES, allow_empty=True),
+        origin=origin,
+        folder=folder,
+    )
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _name(origin: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(origin, "name", f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _callable_ref(origin: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise SpecError(origin, "callable", f"expected a string 'module:attribute', got {_type_name(value)}")
+    module, sep, attribute = value.partition(":")
+    if not sep or not module or not attribute or not all(p.isidentifier() for p in module.split(".") + attribute.split(".")):
+        raise SpecError(origin, "callable", f"expected 'module:attribute' (e.g. 'my_adapters:hf_llama'), got {value!r}")
+    return value
+
+
+def _choice(origin: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise SpecError(origin, key, f"expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def _choices(origin: str, key: str, value: Any, choices: tuple[str, ...], allow_empty: bool = False) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise SpecError(origin, key, f"expected an array of strings from {', '.join(map(repr, choices))}, got {_type_name(value)}")
+    if not value and not allow_empty:
+        raise SpecError(origin, key, f"expected at least one of {', '.join(map(repr, choices))}, got an empty array")
+    for item in value:
+        if not isinstance(item, str) or item not in choices:
+            raise SpecError(origin, key, f"unknown value {item!r}; expected values from {', '.join(map(repr, choices))}")
+    if len(set(value)) != len(value):
+        raise SpecError(origin, key, f"values repeat in {value!r}; expected each at most once")
+    return tuple(value)
+
+
+def _base(origin: str, value: Any) -> float | str:
+    if value == "any":
+        return "any"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(origin, "base", f"expected \"any\" or a positive float such as 10000.0, got {value!r}")
+    if not math.isfinite(value) or value <= 0 or value == 1:
+        raise SpecError(origin, "base", f"expected \"any\" or a positive float other than 1, got {value!r}")
+    return float(value)
+
+
+def _bool(origin: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(origin, key, f"expected true or false, got {_type_name(value)} {value!r}")
+    return value
+
+
+def _max_position(origin: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SUPPORTED_POSITION:
+        raise SpecError(origin, "max_position", f"expected an integer in [1, 2**53], got {value!r}")
+    return value
+
+
+def _strings(origin: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SpecError(origin, key, f"expected an array of module names, got {value!r}")
+    return tuple(value)
