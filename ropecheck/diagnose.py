@@ -43,6 +43,11 @@ def _hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) ->
            lambda: oracle.rope(x, positions, config.replace(pairing=other)))
     yield ("rotates the wrong way (by -m*theta: sin sign flipped)",
            lambda: oracle.rope_with_angles(x, -true_angles(), config))
+    for dtype in (torch.bfloat16, torch.float16):
+        rounded = positions.to(dtype).to(torch.float64).round().to(torch.int64)
+        if not torch.equal(rounded, positions.cpu()) and torch.isfinite(positions.to(dtype)).all():
+            yield (f"positions rounded to {str(dtype).removeprefix('torch.')} (angles formed in low precision)",
+                   lambda rounded=rounded: oracle.rope(x, rounded, config))
     for shift in (1, -1):
         yield (f"positions off by {shift:+d} (uses m{shift:+d})",
                lambda shift=shift: oracle.rope(x, positions + shift, config))

@@ -57,6 +57,7 @@ class Property:
     strategy: Callable[[Spec], st.SearchStrategy]
     check: Callable[[Subject, RopeCase], float | None]  # err/allowed, or None
     applies: Callable[[Spec], str | None] = lambda spec: None
+    weight: int = 1  # examples = weight * the profile's max_examples
 
 
 # ---------------------------------------------------------------- calling the implementation
@@ -213,7 +214,7 @@ def _passthrough(subject: Subject, case: RopeCase) -> float:
 
 
 def _row_cases(spec: Spec):
-    return cases(spec, min_seq=1).filter(lambda c: c.batch >= 2 and len(set(c.positions)) == c.batch)
+    return cases(spec, min_batch=2).filter(lambda c: len(set(c.positions)) == c.batch)
 
 
 def _per_row_positions(subject: Subject, case: RopeCase) -> float:
@@ -407,7 +408,7 @@ def _not_inplace(spec: Spec) -> str | None:
 
 PROPERTIES: tuple[Property, ...] = (
     Property("oracle_agreement", "equals the float64 oracle for the claimed pairing and base, within the tolerance model",
-             cases, _agreement),
+             cases, _agreement, weight=4),
     Property("relative_position", "scores <rope(q, m), rope(k, n)> depend only on n - m",
              _shifted, _relative_position),
     Property("norm_preservation", "every rotated pair keeps its norm", cases, _norms),
@@ -415,11 +416,11 @@ PROPERTIES: tuple[Property, ...] = (
     Property("passthrough_untouched", "dims at and above rotary_dim are returned bit for bit",
              _partial_cases, _passthrough, _needs_partial),
     Property("per_row_positions", "rows with different positions are each rotated by their own",
-             _row_cases, _per_row_positions),
+             _row_cases, _per_row_positions, weight=2),
     Property("chunked_equals_whole", "prefill in chunks with offsets equals the whole sequence (KV-cache decode)",
-             _chunked_cases, _chunked),
+             _chunked_cases, _chunked, weight=2),
     Property("memory_layout", "transposed and sliced views give the same result as contiguous inputs",
-             _layout_cases, _layout),
+             _layout_cases, _layout, weight=2),
     Property("output_contract", "returns a tensor of the input's shape, dtype and device", cases, _output_contract),
     Property("input_not_modified", "does not write into x or positions", cases, _no_mutation, _not_inplace),
     Property("gradients", "the gradient w.r.t. x is the inverse rotation of the upstream gradient",

@@ -53,7 +53,8 @@ def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref
         return PropertyResult(prop.name, "skipped", f"not applicable: {reason}", device=device)
     worst: list[float | None] = [None]
 
-    @hsettings(settings, report_multiple_bugs=False, database=None)
+    @hsettings(settings, report_multiple_bugs=False, database=None,
+               max_examples=settings.max_examples * prop.weight)
     @given(case=prop.strategy(subject.spec))
     def search(case: RopeCase) -> None:
         ratio = prop.check(subject, case)

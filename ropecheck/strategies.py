@@ -153,10 +153,18 @@ def rope_cases(
     max_seq: int = 16,
     max_heads: int = 4,
     min_seq: int = 1,
+    long_seq: int = 320,
+    min_batch: int = 1,
 ):
-    """Whole inputs: shape, dtype, config, positions and values."""
-    batch = draw(st.integers(1, max_batch), label="batch")
-    seq = draw(st.integers(min_seq, max_seq), label="seq")
+    """Whole inputs: shape, dtype, config, positions and values.
+
+    seq is mostly in [min_seq, max_seq]; now and then up to ``long_seq``, so kernels that
+    tile the sequence (blocks of 64 or 128 tokens) meet more than one tile.
+    """
+    batch = draw(st.integers(min_batch, max(min_batch, max_batch)), label="batch")
+    short = st.integers(min_seq, max_seq)
+    seq = draw(st.one_of(short, short, short, st.integers(max(min_seq, max_seq + 1), max(long_seq, max_seq + 1)))
+               if long_seq > max_seq else short, label="seq")
     heads = draw(st.integers(1, max_heads), label="heads")
     head_dim = draw(head_dims(max_head_dim), label="head_dim")
     dtype = draw(st.sampled_from(dtypes), label="dtype")

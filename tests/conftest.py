@@ -8,3 +8,5 @@ from ropecheck import profiles
 
 profiles.register()
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+pytest_plugins = ["pytester"]
