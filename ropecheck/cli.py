@@ -88,6 +88,71 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.conforms for r in results) else EXIT_FAIL
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from ropecheck import registry
+    from ropecheck.bench import plot, run, table
+    from ropecheck.conformance_table import library_version
+    from ropecheck.spec import SpecError
+    from ropecheck.storage import atomic_write_csv
+
+    if not args.out.endswith(".csv"):
+        raise UsageError(f"--out: expected a .csv path, got {args.out!r}")
+    try:
+        specs = [spec for target in args.targets for spec, _ in registry.resolve(target)]
+        for spec in specs:
+            if not spec.missing_requirements():
+                spec.load_callable()
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: CUDA is not available on this machine")
+    passes = ["fwd"] if args.quick else ["fwd", "fwd+bwd"]
+    rows = run.collect(args.targets, args.device, args.quick, passes)
+    if not rows:
+        raise UsageError("no target can run on this device here (missing requirements or device not claimed)")
+    versions = {spec.name: library_version(spec) for spec in specs}
+    frame = table.build(rows, args.device, versions)
+    atomic_write_csv(args.out, frame)
+    shown = frame[["implementation", "dtype", "kind", "batch", "seq", "heads", "kv_heads", "head_dim", "pass",
+                   "median_s", "gbps", "roofline_fraction"]]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\nwrote {len(frame)} rows to {args.out}")
+    if args.plot:
+        for path in plot.throughput_plots(frame, args.plot):
+            print(f"plot: {path}")
+    return EXIT_OK
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ropecheck.bench import stats
+
+    frames = []
+    for path in (args.base, args.new):
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: cannot read a benchmark table: {exc}") from None
+        missing = sorted(set(stats.KEY + ["samples_s", "copy_median_s", "median_s"]) - set(frame.columns))
+        if missing:
+            raise UsageError(f"{path}: not a ropecheck bench table; missing columns: {', '.join(missing)}")
+        frames.append(frame)
+    deltas = stats.compare(*frames, min_effect=args.min_effect, alpha=args.alpha)
+    if deltas.empty:
+        raise UsageError(f"{args.base} and {args.new} share no (implementation, device, dtype, shape, pass) rows")
+    shown = deltas[["implementation", "dtype", "kind", "batch", "seq", "heads", "kv_heads", "head_dim", "pass",
+                    "base_median_s", "new_median_s", "normalised_ratio", "p_holm", "regression"]]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    slower = int(deltas["regression"].sum())
+    print(f"\n{slower} significant slowdown(s) of more than {args.min_effect:.0%} "
+          f"(Mann-Whitney U on copy-normalised samples, Holm alpha {args.alpha}) in {len(deltas)} rows")
+    return EXIT_FAIL if slower else EXIT_OK
+
+
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -113,6 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--timeout", type=float, metavar="S", help="time limit per property in seconds (default: 120 for ci)")
     verify.add_argument("--specs", default="specs", help="folder searched for registered names (default: ./specs)")
     verify.set_defaults(run=_cmd_verify)
+
+    bench = sub.add_parser("bench", help="time each target over a sweep of shapes and dtypes")
+    bench.add_argument("targets", nargs="+", metavar="TARGET")
+    bench.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    bench.add_argument("--quick", action="store_true", help="a small sweep that ends within a minute on 2 CPU cores")
+    bench.add_argument("--out", required=True, metavar="F.csv")
+    bench.add_argument("--plot", metavar="DIR", help="also write throughput plots (PNG) to DIR")
+    bench.set_defaults(run=_cmd_bench)
+
+    compare = sub.add_parser("compare", help="find statistically significant slowdowns between two bench tables")
+    compare.add_argument("base", metavar="BASE.csv")
+    compare.add_argument("new", metavar="NEW.csv")
+    compare.add_argument("--min-effect", type=float, default=0.05, help="smallest slowdown that counts (default 0.05)")
+    compare.add_argument("--alpha", type=float, default=0.01, help="family-wise false-alarm rate (default 0.01)")
+    compare.set_defaults(run=_cmd_compare)
     return parser
 
 

@@ -292,3 +292,10 @@ def crashes_on_nan(x, positions, config):
 
 def raises_always(x, positions, config):
     raise NotImplementedError("this RoPE is not written yet")
+
+
+def planted_slowdown(x, positions, config):
+    """Correct, but does about half as much work again (a planted 1.5x slowdown)."""
+    y = hf_style(x, positions, config)
+    hf_style(x[:, :, : max(1, x.shape[2] // 2)], positions, config)
+    return y

@@ -1,0 +1,78 @@
+"""`ropecheck bench --quick` and `compare` end to end, on this (possibly loaded) machine:
+a rerun of identical code is not flagged; a planted ~1.5x slowdown is."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+TESTS = Path(__file__).resolve().parents[1]
+CONTRACT_COLUMNS = ["implementation", "device", "dtype", "batch", "seq", "heads", "head_dim", "median_s", "gbps"]
+
+
+def ropecheck(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "ropecheck.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=900)
+
+
+def subject(tmp_path, fn):
+    shutil.copy(TESTS / "mutants.py", tmp_path / "mutants.py")
+    path = tmp_path / f"{fn}.toml"
+    path.write_text('name = "subject"\n' f'callable = "mutants:{fn}"\n' 'pairing = "half_split"\nbase = "any"\n'
+                    'dtypes = ["float32", "bfloat16"]\ndevices = ["cpu"]\n')
+    return path
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bench")
+    out = {}
+    for label, fn in (("base", "correct_hf"), ("rerun", "correct_hf"), ("slow", "planted_slowdown")):
+        proc = ropecheck("bench", str(subject(tmp, fn)), "--quick", "--out", str(tmp / f"{label}.csv"), cwd=tmp)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        out[label] = tmp / f"{label}.csv"
+    return out
+
+
+def test_quick_table_has_the_contract_columns_and_the_copy_roofline(tables):
+    df = pd.read_csv(tables["base"])
+    assert set(CONTRACT_COLUMNS) <= set(df.columns), sorted(df.columns)
+    assert set(df["implementation"]) == {"subject", "copy"}
+    assert set(df["dtype"]) == {"float32", "bfloat16"} and set(df["device"]) == {"cpu"}
+    assert (df["median_s"] > 0).all() and (df["gbps"] > 0).all()
+    assert df["samples_s"].str.split().map(len).min() >= 10, "raw samples are kept for compare"
+    assert df[["device_name", "torch", "commit", "date"]].notna().all().all(), "machine metadata"
+    assert not df.duplicated(["implementation", "device", "dtype", "batch", "seq", "heads", "kv_heads", "head_dim", "pass"]).any()
+
+
+def test_identical_rerun_is_not_flagged(tables, tmp_path):
+    proc = ropecheck("compare", str(tables["base"]), str(tables["rerun"]), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 significant slowdown(s)" in proc.stdout
+
+
+def test_planted_slowdown_is_flagged(tables, tmp_path):
+    proc = ropecheck("compare", str(tables["base"]), str(tables["slow"]), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "True" in proc.stdout
+
+
+def test_compare_usage_errors(tables, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    proc = ropecheck("compare", str(tables["base"]), str(bad), cwd=tmp_path)
+    assert proc.returncode == 2 and f"{bad}: not a ropecheck bench table" in proc.stderr
+    proc = ropecheck("compare", str(tables["base"]), str(tmp_path / "absent.csv"), cwd=tmp_path)
+    assert proc.returncode == 2 and "cannot read" in proc.stderr
+
+
+def test_bench_usage_errors(tmp_path):
+    proc = ropecheck("bench", "half-split", "--out", str(tmp_path / "x.json"), cwd=tmp_path)
+    assert proc.returncode == 2 and "--out: expected a .csv path" in proc.stderr
+    proc = ropecheck("bench", "no-such-impl", "--out", str(tmp_path / "x.csv"), cwd=tmp_path)
+    assert proc.returncode == 2 and "not a spec file and not a registered name" in proc.stderr
