@@ -69,14 +69,19 @@ def _hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) ->
         yield ("ignores rotary_dim and rotates all head_dim dims", lambda: oracle.rope(x, positions, whole), whole)
         yield ("rotates the last rotary_dim dims instead of the first", lambda: _rotate_tail(x, positions, config))
     yield "no rotation at all (output equals input)", lambda: x.detach().to("cpu", torch.float64)
-    if config.rotary_dim > 2:
-        yield ("frequency exponent divides by rotary_dim - 2 (off-by-one in the frequency ladder)",
-               lambda: oracle.rope_with_angles(x, _float64_angles(positions, _inv_freq(config.base, half, config.rotary_dim - 2)), config))
+    for delta in (-1, -2, 1):
+        denominator = config.rotary_dim + delta
+        if denominator > 0:
+            yield (f"frequency exponent divides by rotary_dim {delta:+d} = {denominator} "
+                   "(an off-by-one in the frequency ladder, or a rotary fraction truncated by int())",
+                   lambda denominator=denominator: oracle.rope_with_angles(
+                       x, _float64_angles(positions, _inv_freq(config.base, half, denominator)), config))
 
 
 def _candidate_bases(base: float) -> list[float]:
     out = [b for b in COMMON_BASES if not math.isclose(b, base, rel_tol=1e-9)]
     out += [base * 10, base / 10]
+    out += [b for b in (float(int(base)), float(round(base))) if b != base and b > 1 and b not in out]
     return out
 
 

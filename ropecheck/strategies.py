@@ -135,8 +135,9 @@ def configs(
     drawn below head_dim when ``partial``."""
     chosen_base = draw(bases(), label="base") if base == "any" else float(base)
     rotary_dim = head_dim
-    if partial:
-        rotary_dim = 2 * draw(st.integers(1, head_dim // 2), label="rotary_dim / 2")
+    if partial:  # the whole head a third of the time: full-rotary fast paths get their share
+        partial_dims = st.integers(1, head_dim // 2).map(lambda h: 2 * h)
+        rotary_dim = draw(st.one_of(st.just(head_dim), partial_dims, partial_dims), label="rotary_dim")
     return RopeConfig(base=chosen_base, rotary_dim=rotary_dim, pairing=pairing, head_dim=head_dim)
 
 

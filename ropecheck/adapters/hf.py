@@ -1,0 +1,212 @@
+"""HF transformers' own RoPE code bent to CONTRACT §1::
+
+    rope(x: (batch, seq, heads, head_dim), positions: (batch, seq) int64, config) -> like x
+
+Each adapter runs the library's real code path, not a re-implementation:
+
+- ``llama``: ``LlamaRotaryEmbedding`` (cos/sin from ``position_ids``, formed in float32
+  and cast to ``x.dtype``) and ``apply_rotary_pos_emb`` (``rotate_half``, pairs
+  ``(i, i + head_dim/2)``). Llama rotates the whole head: no partial rotary.
+- ``gpt_neox``: ``GPTNeoXRotaryEmbedding`` with ``partial_rotary_factor`` (``rotary_pct``)
+  ``= rotary_dim / head_dim`` and the model's ``apply_rotary_pos_emb``, which rotates the
+  first ``cos.shape[-1]`` dims and passes the rest through.
+- ``gptj``: ``create_sinusoidal_positions`` (base hard-coded to 10000), the gather of
+  ``GPTJAttention.forward`` and ``apply_rotary_pos_emb`` (``rotate_every_two``, pairs
+  ``(2i, 2i+1)``) on the first ``rotary_dim`` dims.
+
+HF attention works on (batch, heads, seq, head_dim) for Llama and GPT-NeoX, so those
+adapters transpose in and out; GPT-J rotates in (batch, seq, heads, head_dim) itself.
+Each adapter implements one pairing and ignores ``config.pairing`` (its spec says which).
+Scaled RoPE (``config.scaling``) is not adapted here and raises ``NotImplementedError``.
+
+``transformers`` is imported only inside the functions (``_modeling``), so importing this
+module imports nothing but torch. Works with transformers 4.x (``rope_theta``,
+``rotary_pct`` keywords) and 5.x (``rope_parameters``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from types import ModuleType
+
+import torch
+
+from ropecheck.config import RopeConfig
+
+GPTJ_MAX_POSITIONS = 2048
+"""``GPTJConfig().max_position_embeddings`` (EleutherAI/gpt-j-6b's): the smallest table built."""
+
+
+@functools.lru_cache(maxsize=None)
+def _modeling(model: str) -> ModuleType:
+    """``transformers.models.<model>.modeling_<model>``, imported on first use."""
+    return importlib.import_module(f"transformers.models.{model}.modeling_{model}")
+
+
+def _takes_rope_parameters(config_class: type) -> bool:
+    """True for transformers 5 configs (``rope_parameters``), False for 4.x (``rope_theta``)."""
+    return "rope_parameters" in inspect.signature(config_class.__init__).parameters
+
+
+def _unscaled(config: RopeConfig, name: str) -> None:
+    if config.rope_type != "default":
+        raise NotImplementedError(f"ropecheck.adapters.hf.{name}: scaled RoPE ({config.rope_type!r}) "
+                                  "is not adapted; only rope_type 'default'")
+
+
+# ---------------------------------------------------------------- Llama
+
+
+@functools.lru_cache(maxsize=16)
+def _llama_rotary(base: float, head_dim: int, device: torch.device) -> torch.nn.Module:
+    """A ``LlamaRotaryEmbedding`` for one (base, head_dim) on ``device``.
+
+    With ``rope_type = "default"`` its ``inv_freq`` (head_dim // 2,) is fixed at
+    construction and ``forward`` is a pure function of (x.dtype, position_ids), so a
+    module can be shared by every call with the same key (dynamic rope types, which
+    rewrite ``inv_freq`` in forward, are never built here).
+    """
+    llama = _modeling("llama")
+    sizes = dict(hidden_size=head_dim, num_attention_heads=1, num_key_value_heads=1, head_dim=head_dim)
+    if _takes_rope_parameters(llama.LlamaConfig):
+        hf_config = llama.LlamaConfig(**sizes, rope_parameters={"rope_type": "default", "rope_theta": base})
+    else:
+        hf_config = llama.LlamaConfig(**sizes, rope_theta=base)
+    return llama.LlamaRotaryEmbedding(config=hf_config).to(device)
+
+
+def llama(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """HF Llama: ``apply_rotary_pos_emb(q, k, *LlamaRotaryEmbedding(x, position_ids))``.
+
+    Args:
+        x: (batch, seq, heads, head_dim); transposed to HF's (batch, heads, seq, head_dim).
+        positions: (batch, seq) int64, passed as ``position_ids``.
+        config: ``base`` becomes ``rope_theta``; ``rotary_dim`` must equal head_dim.
+    Returns:
+        (batch, seq, heads, head_dim) in x's dtype, on x's device.
+    """
+    _unscaled(config, "llama")
+    return _llama_with(x, positions, config, _modeling("llama").apply_rotary_pos_emb)
+
+
+def _llama_with(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig, apply) -> torch.Tensor:
+    """Llama's cos/sin, then ``apply(q, k, cos, sin)`` on (batch, heads, seq, head_dim)."""
+    if config.rotary_dim != x.shape[-1]:
+        raise ValueError(f"HF Llama rotates the whole head: rotary_dim {config.rotary_dim} "
+                         f"must equal head_dim {x.shape[-1]}")
+    rotary = _llama_rotary(float(config.base), x.shape[-1], x.device)
+    cos, sin = rotary(x, position_ids=positions)  # (batch, seq, head_dim) each, x.dtype
+    q = x.transpose(1, 2)
+    q_embed, _ = apply(q, q, cos, sin)
+    return q_embed.transpose(1, 2)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_apply():
+    """``torch.compile(apply_rotary_pos_emb, dynamic=True)``: one graph for every shape."""
+    return torch.compile(_modeling("llama").apply_rotary_pos_emb, dynamic=True)
+
+
+def llama_compiled(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """HF Llama with ``apply_rotary_pos_emb`` under ``torch.compile`` (Inductor fuses the
+    rotation into one kernel; cos/sin from the eager ``LlamaRotaryEmbedding``). Shapes as ``llama``."""
+    _unscaled(config, "llama_compiled")
+    return _llama_with(x, positions, config, _compiled_apply())
+
+
+# ---------------------------------------------------------------- GPT-NeoX
+
+
+@functools.lru_cache(maxsize=16)
+def _neox_rotary(base: float, head_dim: int, rotary_dim: int, device: torch.device) -> torch.nn.Module:
+    """A ``GPTNeoXRotaryEmbedding`` with ``rotary_pct = rotary_dim / head_dim``.
+
+    The library turns the fraction back into dims with ``int(head_dim * rotary_pct)``
+    (truncation), exactly as a model config would; the adapter does not correct it.
+    Shared between calls for the reason given in ``_llama_rotary``.
+    """
+    neox = _modeling("gpt_neox")
+    fraction = rotary_dim / head_dim
+    sizes = dict(hidden_size=head_dim, num_attention_heads=1)
+    if _takes_rope_parameters(neox.GPTNeoXConfig):
+        rope = {"rope_type": "default", "rope_theta": base, "partial_rotary_factor": fraction}
+        hf_config = neox.GPTNeoXConfig(**sizes, rope_parameters=rope)
+    else:
+        hf_config = neox.GPTNeoXConfig(**sizes, rotary_pct=fraction, rotary_emb_base=base)
+    return neox.GPTNeoXRotaryEmbedding(config=hf_config).to(device)
+
+
+@functools.lru_cache(maxsize=None)
+def _neox_apply_splits() -> bool:
+    """Whether GPT-NeoX's ``apply_rotary_pos_emb`` splits off the pass-through dims itself
+    (rotating the first ``cos.shape[-1]``, as in 4.57 and 5.x) or expects
+    ``GPTNeoXAttention`` to, as older releases did."""
+    apply = _modeling("gpt_neox").apply_rotary_pos_emb
+    q, cos = torch.zeros(1, 1, 1, 4), torch.ones(1, 1, 2)
+    try:
+        return apply(q, q, cos, cos)[0].shape[-1] == 4
+    except RuntimeError:
+        return False
+
+
+def gpt_neox(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """HF GPT-NeoX: ``GPTNeoXRotaryEmbedding`` + ``apply_rotary_pos_emb`` with partial rotary.
+
+    Args:
+        x: (batch, seq, heads, head_dim); transposed to HF's (batch, heads, seq, head_dim).
+        positions: (batch, seq) int64, passed as ``position_ids``.
+        config: ``base`` becomes ``rope_theta``; ``rotary_dim / head_dim`` the rotary fraction.
+    Returns:
+        (batch, seq, heads, head_dim) in x's dtype, on x's device.
+    """
+    _unscaled(config, "gpt_neox")
+    neox, head_dim = _modeling("gpt_neox"), x.shape[-1]
+    rotary = _neox_rotary(float(config.base), head_dim, config.rotary_dim, x.device)
+    cos, sin = rotary(x, position_ids=positions)  # (batch, seq, rotated dims), x.dtype
+    q = x.transpose(1, 2)
+    if _neox_apply_splits():
+        q_embed, _ = neox.apply_rotary_pos_emb(q, q, cos, sin)
+    else:  # older releases: GPTNeoXAttention split at rotary_ndims = int(head_size * rotary_pct)
+        ndims = int(head_dim * (config.rotary_dim / head_dim))
+        rot, rest = q[..., :ndims], q[..., ndims:]
+        q_embed = torch.cat((neox.apply_rotary_pos_emb(rot, rot, cos, sin)[0], rest), dim=-1)
+    return q_embed.transpose(1, 2)
+
+
+# ---------------------------------------------------------------- GPT-J
+
+
+def gptj_table_length(largest: int) -> int:
+    """Rows of the sin/cos table when the largest position is ``largest``: a power of two
+    above it, at least GPT-J's 2048 (a user raising ``max_position_embeddings``)."""
+    return max(GPTJ_MAX_POSITIONS, 1 << max(0, largest).bit_length())
+
+
+@functools.lru_cache(maxsize=4)
+def _gptj_table(rotary_dim: int, num_pos: int, device: torch.device) -> torch.Tensor:
+    """``create_sinusoidal_positions(num_pos, rotary_dim)``: (num_pos, rotary_dim) float32,
+    sin in the first half of the last dim and cos in the second; read, never written."""
+    return _modeling("gptj").create_sinusoidal_positions(num_pos, rotary_dim).to(device)
+
+
+def gptj(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """HF GPT-J: the rotary part of ``GPTJAttention.forward`` with ``config.rotary_dim`` set.
+
+    Args:
+        x: (batch, seq, heads, head_dim), GPT-J's own layout for q/k at this point.
+        positions: (batch, seq) int64, the ``position_ids`` gathered from the table.
+        config: ``rotary_dim`` leading dims are rotated; ``base`` is ignored (GPT-J hard-codes 10000).
+    Returns:
+        (batch, seq, heads, head_dim) in x's dtype, on x's device.
+    """
+    _unscaled(config, "gptj")
+    gptj_module = _modeling("gptj")
+    table = _gptj_table(config.rotary_dim, gptj_table_length(int(positions.max())), x.device)
+    embed_positions = gptj_module.get_embed_positions(table, positions)  # (batch, num_pos, rotary_dim)
+    repeated_position_ids = positions.unsqueeze(-1).repeat(1, 1, embed_positions.shape[-1])
+    sincos = torch.gather(embed_positions, 1, repeated_position_ids).to(x.dtype)
+    sin, cos = torch.split(sincos, sincos.shape[-1] // 2, dim=-1)  # (batch, seq, rotary_dim / 2)
+    rot, rest = x[..., : config.rotary_dim], x[..., config.rotary_dim :]
+    return torch.cat([gptj_module.apply_rotary_pos_emb(rot, sin, cos), rest], dim=-1)

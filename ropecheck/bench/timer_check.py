@@ -1,0 +1,56 @@
+"""Does ropecheck's CUDA timer agree with ``triton.testing.do_bench``?
+
+    python -m ropecheck.bench.timer_check --out results/cuda/timer_agreement.csv
+
+Times the same calls (large prefill shapes, bf16) with ``timing.cuda_samples`` and with
+``do_bench(return_mode="median")`` and writes both medians and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from ropecheck.bench import sweep, timing
+from ropecheck.bench.table import metadata
+from ropecheck.bench.workload import COPY, Workload
+from ropecheck.registry import resolve
+from ropecheck.storage import atomic_write_csv
+
+SHAPES = [sweep.Shape("prefill", 1, 4096, 32, 32, 128), sweep.Shape("prefill", 1, 32768, 32, 8, 128),
+          sweep.Shape("prefill", 4, 8192, 32, 8, 128)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+    from triton.testing import do_bench
+
+    parser = argparse.ArgumentParser(prog="python -m ropecheck.bench.timer_check")
+    parser.add_argument("targets", nargs="*", default=["half-split", "complex-polar"])
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    works = [Workload(COPY, None, s, "bfloat16", "cuda") for s in SHAPES]
+    for target in args.targets:
+        for spec, _ in resolve(target):
+            if not spec.missing_requirements():
+                works += [Workload(spec.name, spec, s, "bfloat16", "cuda") for s in SHAPES]
+    rows = []
+    for work in works:
+        call = work.prepare()
+        ours = float(pd.Series(timing.cuda_samples(call)).median())
+        theirs = do_bench(call, warmup=25, rep=100, return_mode="median") / 1e3
+        rows.append({**work.info(), "ropecheck_median_s": ours, "do_bench_median_s": theirs, "ratio": ours / theirs})
+        print(f"{work.id:70s} ropecheck {ours * 1e6:9.1f} us  do_bench {theirs * 1e6:9.1f} us  ratio {ours / theirs:.3f}")
+        del call
+        torch.cuda.empty_cache()
+    frame = pd.DataFrame(rows)
+    for key, value in metadata("cuda").items():
+        frame[key] = value
+    atomic_write_csv(args.out, frame)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
