@@ -15,7 +15,8 @@ import argparse
 import datetime
 import platform
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from importlib import metadata
 
@@ -52,21 +53,16 @@ def device_name(device: str) -> str:
     return platform.processor() or platform.machine()
 
 
-def rows_for(spec: Spec, ref: str, device: str, profile: str, timeout: float | None) -> list[dict]:
-    """Verify ``spec`` once per claimed dtype on ``device``; one row per property."""
+def rows_for(spec: Spec, ref: str, dtype: str, device: str, profile: str, timeout: float | None) -> list[dict]:
+    """Verify ``spec`` narrowed to ``dtype`` on ``device``; one row per property."""
     import torch
 
     version, name, today = library_version(spec), device_name(device), datetime.date.today().isoformat()
-    rows = []
-    for dtype in spec.dtypes:
-        narrowed = replace(spec, dtypes=(dtype,))
-        result = engine.verify(narrowed, ref, profile=profile, device=device, timeout=timeout)
-        for p in result.properties:
-            rows.append(dict(implementation=spec.name, version=version, device=device, dtype=dtype, property=p.name,
-                             status=p.status, worst_ratio=p.worst_ratio, message=p.message,
-                             counterexample=p.counterexample, torch=torch.__version__, device_name=name,
-                             date=today, profile=profile))
-    return rows
+    result = engine.verify(replace(spec, dtypes=(dtype,)), ref, profile=profile, device=device, timeout=timeout)
+    return [dict(implementation=spec.name, version=version, device=device, dtype=dtype, property=p.name,
+                 status=p.status, worst_ratio=p.worst_ratio, message=p.message, counterexample=p.counterexample,
+                 torch=torch.__version__, device_name=name, date=today, profile=profile)
+            for p in result.properties]
 
 
 def merge(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
@@ -78,6 +74,16 @@ def merge(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([keep, new], ignore_index=True)[COLUMNS].sort_values(KEY, kind="stable")
 
 
+def _write(path: str, new: pd.DataFrame) -> pd.DataFrame:
+    try:
+        old = pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        old = None
+    table = merge(old, new)
+    atomic_write_csv(path, table)
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ropecheck.conformance_table", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,22 +92,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results/conformance.csv")
     parser.add_argument("--profile", default="ci")
     parser.add_argument("--timeout", type=float)
-    parser.add_argument("--jobs", type=int, default=1, help="implementations checked at once")
+    parser.add_argument("--dtypes", nargs="+", help="only these of each spec's dtypes")
+    parser.add_argument("--jobs", type=int, default=1, help="(implementation, dtype) verifications run at once")
     args = parser.parse_args(argv)
     try:
         targets = [t for target in args.targets for t in registry.resolve(target)]
     except SpecError as exc:
         print(f"ropecheck: error: {exc}", file=sys.stderr)
         return 2
+    tasks = [(spec, ref, dtype) for spec, ref in targets for dtype in spec.dtypes
+             if not args.dtypes or dtype in args.dtypes]
+    rows: list[dict] = []
+    start = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        chunks = list(pool.map(lambda t: rows_for(t[0], t[1], args.device, args.profile, args.timeout), targets))
-    new = pd.DataFrame([row for chunk in chunks for row in chunk], columns=COLUMNS)
-    try:
-        old = pd.read_csv(args.out)
-    except (FileNotFoundError, pd.errors.EmptyDataError):
-        old = None
-    table = merge(old, new)
-    atomic_write_csv(args.out, table)
+        futures = {pool.submit(rows_for, spec, ref, dtype, args.device, args.profile, args.timeout): (spec.name, dtype)
+                   for spec, ref, dtype in tasks}
+        for future in as_completed(futures):
+            rows += future.result()
+            new = pd.DataFrame(rows, columns=COLUMNS)
+            table = _write(args.out, new)  # after every task: a time limit loses only what is in flight
+            name, dtype = futures[future]
+            print(f"[{time.monotonic() - start:6.0f} s] {name} {dtype}: done", flush=True)
     summary = new.groupby(["implementation", "dtype"])["status"].agg(lambda s: "conforms" if set(s) <= {"passed", "skipped"} else "FAILS")
     print(summary.unstack().to_string())
     print(f"\nwrote {len(new)} rows ({len(table)} in all) to {args.out}")
