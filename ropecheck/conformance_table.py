@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import sys
 import time
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         print(f"ropecheck: error: {exc}", file=sys.stderr)
         return 2
+    if args.jobs > 1 and "OMP_NUM_THREADS" not in os.environ:  # workers inherit it: no oversubscription
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.jobs))
     tasks = [(spec, ref, dtype) for spec, ref in targets for dtype in spec.dtypes
              if not args.dtypes or dtype in args.dtypes]
     rows: list[dict] = []

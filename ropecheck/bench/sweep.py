@@ -66,3 +66,9 @@ def sweep(quick: bool = False, device: str = "cpu") -> list[Shape]:
 
 def dtypes(quick: bool = False) -> tuple[str, ...]:
     return ("float32", "bfloat16") if quick else ("float32", "bfloat16", "float16")
+
+
+def backward_dtypes(device: str) -> tuple[str, ...]:
+    """Forward is timed in every dtype, forward+backward in the training dtype only:
+    bfloat16 on a GPU, float32 on a CPU."""
+    return ("bfloat16",) if device == "cuda" else ("float32",)
