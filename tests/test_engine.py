@@ -35,13 +35,14 @@ def test_segfault_and_exit_are_reported_as_failures():
 
 def test_a_hang_is_killed_within_the_limit_and_the_run_goes_on():
     start = time.monotonic()
-    result = engine.verify(make_spec("hangs_on_gradients"), "hangs_on_gradients", profile="ci", timeout=4,
-                           names=["oracle_agreement", "gradients", "determinism"])
+    # the limit is generous: the honest properties must finish under it on a loaded machine
+    result = engine.verify(make_spec("hangs_on_gradients"), "hangs_on_gradients", profile="ci", timeout=30,
+                           names=["identity_at_zero", "gradients", "determinism"])
     elapsed = time.monotonic() - start
     got = statuses(result)
-    assert got["gradients"][0] == "failed" and "hung" in got["gradients"][1], got
-    assert got["oracle_agreement"][0] == "passed" and got["determinism"][0] == "passed", got
-    assert elapsed < 90, f"a 4 s limit took {elapsed:.0f} s to enforce"
+    assert got["gradients"][0] == "failed" and "hung: no result within the 30 s" in got["gradients"][1], got
+    assert got["identity_at_zero"][0] == "passed" and got["determinism"][0] == "passed", got
+    assert elapsed < 200, f"a 30 s limit took {elapsed:.0f} s to enforce"
 
 
 def test_an_implementation_that_always_hangs_ends_in_bounded_time():
