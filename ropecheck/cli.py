@@ -97,6 +97,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if not args.out.endswith(".csv"):
         raise UsageError(f"--out: expected a .csv path, got {args.out!r}")
+    if args.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError("--plot needs matplotlib: pip install 'ropecheck[plots]'")
     try:
         specs = [spec for target in args.targets for spec, _ in registry.resolve(target)]
         for spec in specs:
