@@ -9,7 +9,7 @@ with a cause in words, the worst error against the allowed one, and the case.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -110,11 +110,19 @@ def cases(spec: Spec, **overrides) -> st.SearchStrategy[RopeCase]:
 # ---------------------------------------------------------------- the properties
 
 
-def _agreement(subject: Subject, case: RopeCase) -> float:
-    x, pos = _inputs(subject, case)
-    keep = x.clone()
-    y = call(subject, case, x, pos)
-    return _judge(subject, case, y, keep, pos, "disagrees with the oracle")
+def _oracle_check(cause: str) -> Callable[[Subject, RopeCase], float]:
+    """A check: call on the case's inputs and judge against the oracle, failing with ``cause``."""
+
+    def check(subject: Subject, case: RopeCase) -> float:
+        x, pos = _inputs(subject, case)
+        keep = x.clone()
+        y = call(subject, case, x, pos)
+        return _judge(subject, case, y, keep, pos, cause)
+
+    return check
+
+
+_agreement = _oracle_check("disagrees with the oracle")
 
 
 @st.composite
@@ -122,8 +130,7 @@ def _shifted(draw, spec: Spec):
     case = draw(cases(spec, min_seq=2, max_batch=1))
     top = max(max(row) for row in case.positions)
     shift = draw(st.integers(-min(min(row) for row in case.positions), spec.max_position - 1 - top), label="shift")
-    return RopeCase(case.batch, case.seq, 2, case.head_dim, case.dtype, case.config, case.positions,
-                    case.seed, case.scale, extra={"shift": shift})
+    return replace(case, heads=2, extra={"shift": shift})
 
 
 def _relative_position(subject: Subject, case: RopeCase) -> float:
@@ -184,15 +191,10 @@ def _norms(subject: Subject, case: RopeCase) -> float:
 
 
 def _zero_cases(spec: Spec):
-    return cases(spec).map(lambda c: RopeCase(c.batch, c.seq, c.heads, c.head_dim, c.dtype, c.config,
-                                              tuple(tuple(0 for _ in row) for row in c.positions), c.seed, c.scale))
+    return cases(spec).map(lambda c: replace(c, positions=tuple(tuple(0 for _ in row) for row in c.positions)))
 
 
-def _identity_at_zero(subject: Subject, case: RopeCase) -> float:
-    x, pos = _inputs(subject, case)
-    keep = x.clone()
-    y = call(subject, case, x, pos)
-    return _judge(subject, case, y, keep, pos, "position 0 is not the identity")
+_identity_at_zero = _oracle_check("position 0 is not the identity")
 
 
 def _partial_cases(spec: Spec):
@@ -217,19 +219,14 @@ def _row_cases(spec: Spec):
     return cases(spec, min_batch=2).filter(lambda c: len(set(c.positions)) == c.batch)
 
 
-def _per_row_positions(subject: Subject, case: RopeCase) -> float:
-    x, pos = _inputs(subject, case)
-    keep = x.clone()
-    y = call(subject, case, x, pos)
-    return _judge(subject, case, y, keep, pos, "does not honour per-row positions")
+_per_row_positions = _oracle_check("does not honour per-row positions")
 
 
 @st.composite
 def _chunked_cases(draw, spec: Spec):
     case = draw(cases(spec, min_seq=2))
     split = draw(st.integers(1, case.seq - 1), label="chunk split")
-    return RopeCase(case.batch, case.seq, case.heads, case.head_dim, case.dtype, case.config, case.positions,
-                    case.seed, case.scale, extra={"split": split})
+    return replace(case, extra={"split": split})
 
 
 def _chunked(subject: Subject, case: RopeCase) -> float:
@@ -253,8 +250,7 @@ LOUD_REFUSAL_OK = ("strided_last_dim",)
 def _layout_cases(draw, spec: Spec):
     case = draw(cases(spec))
     layout = draw(st.sampled_from(LAYOUTS), label="layout")
-    return RopeCase(case.batch, case.seq, case.heads, case.head_dim, case.dtype, case.config, case.positions,
-                    case.seed, case.scale, extra={"layout": layout})
+    return replace(case, extra={"layout": layout})
 
 
 def strided_view(x: torch.Tensor, layout: str) -> torch.Tensor:
@@ -368,8 +364,7 @@ def _poison_cases(draw, spec: Spec):
     where = (draw(st.integers(0, case.batch - 1), label="nan batch"), draw(st.integers(0, case.seq - 1), label="nan seq"),
              draw(st.integers(0, case.heads - 1), label="nan head"), draw(st.integers(0, case.head_dim - 1), label="nan dim"))
     value = draw(st.sampled_from(("nan", "inf", "-inf")), label="poison")
-    return RopeCase(case.batch, case.seq, case.heads, case.head_dim, case.dtype, case.config, case.positions,
-                    case.seed, case.scale, extra={"poison": where, "value": value})
+    return replace(case, extra={"poison": where, "value": value})
 
 
 def _nan_locality(subject: Subject, case: RopeCase) -> float | None:
