@@ -5,7 +5,6 @@
 over the quick sweep, so it also runs as plain pytest::
 
     pytest --benchmark-autosave --pyargs ropecheck.bench.pytest_suite
-    pytest --benchmark-only tests/benchmarks     # the same suite, from the tests tree
 
 Each implementation is timed beside ``copy``, a plain copy of the same bytes on the same
 device in the same run: the roofline the fraction is taken against.
