@@ -5,6 +5,7 @@ caches, and the full property suite (``engine.verify``, profile ``ci``) for each
 """
 
 import re
+from dataclasses import replace
 import subprocess
 import sys
 from pathlib import Path
@@ -152,19 +153,18 @@ def test_spec_conforms(spec_file):
 
 @pytest.mark.slow
 def test_gpt_neox_spec_fails_only_through_the_rotary_pct_truncation():
-    """FINDING: the ci profile draws head_dim 214, rotary_dim 14 in ``memory_layout`` and the
-    result is wrong. The layout is not the cause (the contiguous call fails the same way,
-    see test_finding_gpt_neox_truncates_rotary_pct): ropecheck's diagnosis has no
-    "exponent over rotary_dim - 1" candidate, hence "no simple convention explains it".
-    Nothing is loosened: every failure must be such a truncating (head_dim, rotary_dim)."""
-    result = _verify("hf-gpt-neox.toml")
-    failures = [p for p in result.properties if p.status not in ("passed", "skipped")]
-    assert not result.conforms and failures
+    """FINDING: GPT-NeoX truncates its rotary fraction, pinned deterministically by
+    test_finding_gpt_neox_truncates_rotary_pct. Truncating (head_dim, rotary_dim) pairs are
+    rare (235 of about 8000), so whether the ci search meets one depends on the draw
+    (results/conformance.csv's CPU run did, in every dtype; this run may not). What must
+    hold: every failure is on such a pair, named as a rotary_dim slip."""
+    spec = load_spec(SPECS / "hf-gpt-neox.toml")
+    results = [engine.verify(replace(spec, dtypes=(d,)), "specs/hf-gpt-neox.toml", profile="ci", isolate=False)
+               for d in spec.dtypes]
+    failures = [p for r in results for p in r.properties if p.status not in ("passed", "skipped")]
     for p in failures:
-        assert (p.name, p.status) == ("memory_layout", "failed"), p
-        assert p.message.startswith("gives a wrong result for a non-contiguous input"), p.message
-        assert p.message.endswith("no simple convention explains it (not a pairing, direction, offset, "
-                                  "base, exponent or rotary_dim slip)"), p.message
+        assert p.status == "failed", p
+        assert "divides by rotary_dim -1" in p.message and "truncated by int()" in p.message, p.message
         head_dim = int(re.search(r"shape=\(\d+, \d+, \d+, (\d+)\)", p.counterexample).group(1))
         rotary_dim = int(re.search(r"rotary_dim=(\d+)", p.counterexample).group(1))
         assert _truncates(head_dim, rotary_dim), p.counterexample
