@@ -295,7 +295,6 @@ def raises_always(x, positions, config):
 
 
 def planted_slowdown(x, positions, config):
-    """Correct, but does about half as much work again (a planted 1.5x slowdown)."""
-    y = hf_style(x, positions, config)
-    hf_style(x[:, :, : max(1, x.shape[2] // 2)], positions, config)
-    return y
+    """Correct, but does all the work twice (a planted 2x slowdown)."""
+    hf_style(x, positions, config)
+    return hf_style(x, positions, config)
