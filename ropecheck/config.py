@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ropecheck.scaling import attention_factor, num_axes
+from ropecheck.scaling import validate as validate_scaling
+
 PAIRINGS = ("interleaved", "half_split")
 
 
@@ -63,7 +66,8 @@ class RopeConfig:
             GPT-J); ``"half_split"`` rotates pairs ``(i, i + rotary_dim/2)`` (GPT-NeoX,
             HF ``rotate_half``).
         scaling: ``None`` or a mapping with HF ``rope_parameters`` key names
-            (``rope_type``, ``factor``, ...). Stored as a read-only mapping.
+            (``rope_type``, ``factor``, ...), validated by ``ropecheck.scaling``; the
+            multi-axis keys ``mrope_section`` / ``axes`` live here too. Stored read-only.
         head_dim: optional; when given, ``rotary_dim <= head_dim`` is checked here.
             ropecheck always sets it when it calls an implementation.
     """
@@ -88,6 +92,7 @@ class RopeConfig:
                     "RopeConfig.scaling: expected None or a mapping of HF rope_parameters, "
                     f"got {type(self.scaling).__name__}"
                 )
+            validate_scaling(self.scaling, self.rotary_dim, self.base)
             object.__setattr__(self, "scaling", FrozenMapping(self.scaling))
 
     @property
@@ -96,6 +101,16 @@ class RopeConfig:
         if not self.scaling:
             return "default"
         return str(self.scaling.get("rope_type", "default"))
+
+    @property
+    def attention_factor(self) -> float:
+        """What cos and sin are multiplied by (YaRN, LongRoPE); 1.0 otherwise."""
+        return attention_factor(self.scaling)
+
+    @property
+    def axes(self) -> int:
+        """Position axes: 1, or 2+ for multi-axis RoPE (positions (batch, seq, axes))."""
+        return num_axes(self.scaling)
 
     def replace(self, **changes: Any) -> "RopeConfig":
         """A copy with some fields changed (validated again)."""

@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 import torch
 
+from ropecheck import scaling
 from ropecheck.config import RopeConfig
 
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for float64
@@ -50,14 +51,37 @@ def _turns_double_double(base: float, rotary_dim: int) -> tuple[np.ndarray, np.n
     return np.array(hi), np.array(lo)
 
 
-def inv_freq(config: RopeConfig) -> torch.Tensor:
-    """The per-pair angular frequencies ``base ** (-2i / rotary_dim)``.
+def inv_freq(config: RopeConfig, length: int = 0) -> torch.Tensor:
+    """The per-pair angular frequencies: ``base ** (-2i / rotary_dim)``, scaled as
+    ``config.scaling`` says (``length`` = largest position + 1, for dynamic / longrope).
 
     Returns:
         float64 tensor of shape (rotary_dim // 2,), correctly rounded.
     """
-    hi, lo = _turns_double_double(config.base, config.rotary_dim)
+    hi, lo = _turns(config, length)
     return torch.from_numpy((hi + lo) * (2 * math.pi))
+
+
+def _turns(config: RopeConfig, length: int) -> tuple[np.ndarray, np.ndarray]:
+    if not config.scaling:
+        return _turns_double_double(config.base, config.rotary_dim)
+    return scaling.turns(config.base, config.rotary_dim, config.scaling, length)
+
+
+def call_length(positions: torch.Tensor) -> int:
+    """The largest position in a call + 1, as HF's dynamic / longrope updates define it."""
+    return int(positions.max()) + 1 if positions.numel() else 0
+
+
+def positions_per_pair(positions: torch.Tensor, config: RopeConfig) -> np.ndarray:
+    """Each pair's position as float64 numpy, shape ``(batch, seq, rotary_dim // 2)``.
+
+    positions: (batch, seq) int64, or (batch, seq, axes) for a multi-axis config.
+    """
+    m = positions.detach().to("cpu", torch.int64).numpy().astype(np.float64)
+    if config.axes == 1:
+        return m[..., None]
+    return m[..., scaling.axis_of_pair(config.scaling, config.rotary_dim)]
 
 
 def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,12 +101,13 @@ def angles(positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """Exact rotation angles ``positions * inv_freq``, reduced to [-pi, pi].
 
     Args:
-        positions: integer tensor of any shape ``P`` (absolute token positions), |m| < 2**53.
+        positions: (batch, seq) int64 absolute positions, |m| < 2**53; (batch, seq, axes)
+            for a multi-axis config.
     Returns:
-        float64 CPU tensor of shape ``P + (rotary_dim // 2,)``.
+        float64 CPU tensor of shape (batch, seq, rotary_dim // 2).
     """
-    hi, lo = _turns_double_double(config.base, config.rotary_dim)
-    m = positions.detach().to("cpu", torch.int64).numpy().astype(np.float64)[..., None]
+    hi, lo = _turns(config, call_length(positions))
+    m = positions_per_pair(positions, config)
     if np.any(np.abs(m) >= 2.0**53):
         raise ValueError("oracle.angles: positions must be below 2**53 in magnitude")
     p, e = _two_product(m, hi)
@@ -98,10 +123,10 @@ def unreduced_angles(positions: torch.Tensor, config: RopeConfig) -> torch.Tenso
     Its size sets how much angle error float32 arithmetic is allowed (see ``tolerance``).
 
     Returns:
-        float64 CPU tensor of shape ``positions.shape + (rotary_dim // 2,)``.
+        float64 CPU tensor of shape (batch, seq, rotary_dim // 2).
     """
-    m = positions.detach().to("cpu", torch.float64)[..., None]
-    return m.abs() * inv_freq(config)
+    m = torch.from_numpy(positions_per_pair(positions, config))
+    return m.abs() * inv_freq(config, call_length(positions))
 
 
 def pair_indices(config: RopeConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,20 +178,24 @@ def rotate_pairs(
     return out
 
 
-def rope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+def rope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig,
+         attention_factor: float | None = None) -> torch.Tensor:
     """The reference result in float64 on the CPU.
 
     Args:
         x: (batch, seq, heads, head_dim), any floating dtype and device.
         positions: (batch, seq) int64.
-        config: the convention (pairing, base, rotary_dim).
+        config: the convention (pairing, base, rotary_dim, scaling).
+        attention_factor: what cos and sin are multiplied by; ``config.attention_factor``
+            unless given (the diagnosis uses other values).
     Returns:
         float64 CPU tensor of shape (batch, seq, heads, head_dim).
     """
     _check_shapes(x, positions, config)
+    af = config.attention_factor if attention_factor is None else attention_factor
     theta = angles(positions, config)[:, :, None, :]  # (batch, seq, 1, rotary_dim/2)
     x64 = x.detach().to("cpu", torch.float64)
-    return rotate_pairs(x64, torch.cos(theta), torch.sin(theta), config)
+    return rotate_pairs(x64, af * torch.cos(theta), af * torch.sin(theta), config)
 
 
 def rope_with_angles(x: torch.Tensor, theta: torch.Tensor, config: RopeConfig) -> torch.Tensor:
@@ -183,23 +212,25 @@ def rope_with_angles(x: torch.Tensor, theta: torch.Tensor, config: RopeConfig) -
 
 
 def rope_inverse(y: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
-    """Rotate back by ``-angle``: the VJP of RoPE, since a rotation's adjoint is its inverse.
+    """Rotate back by ``-angle`` (times the attention factor): the VJP of RoPE, since a
+    rotation's adjoint is its inverse.
 
     Shapes as in ``rope``; returns float64 on the CPU.
     """
     _check_shapes(y, positions, config)
+    af = config.attention_factor
     theta = angles(positions, config)[:, :, None, :]
     y64 = y.detach().to("cpu", torch.float64)
-    return rotate_pairs(y64, torch.cos(theta), -torch.sin(theta), config)
+    return rotate_pairs(y64, af * torch.cos(theta), -af * torch.sin(theta), config)
 
 
 def _check_shapes(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> None:
     if x.dim() != 4:
         raise ValueError(f"x: expected (batch, seq, heads, head_dim), got shape {tuple(x.shape)}")
-    if tuple(positions.shape) != tuple(x.shape[:2]):
-        raise ValueError(
-            f"positions: expected shape (batch, seq) = {tuple(x.shape[:2])}, got {tuple(positions.shape)}"
-        )
+    expected = tuple(x.shape[:2]) + ((config.axes,) if config.axes > 1 else ())
+    if tuple(positions.shape) != expected:
+        names = "(batch, seq, axes)" if config.axes > 1 else "(batch, seq)"
+        raise ValueError(f"positions: expected shape {names} = {expected}, got {tuple(positions.shape)}")
     if config.rotary_dim > x.shape[-1]:
         raise ValueError(
             f"config.rotary_dim {config.rotary_dim} exceeds head_dim {x.shape[-1]}"

@@ -30,9 +30,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import mpmath
 import torch
 
-from ropecheck import oracle
+from ropecheck import oracle, scaling
 from ropecheck.config import RopeConfig
 
 OUTPUT_ULPS = 8.0
@@ -61,8 +62,17 @@ def angle_slack(positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
         float64 (batch, seq, 1, rotary_dim // 2).
     """
     magnitude = oracle.unreduced_angles(positions, config)
-    exponent = torch.arange(0, config.rotary_dim, 2, dtype=torch.float64) / config.rotary_dim
-    rel = ANGLE_REL * (exponent * math.log(config.base) + 2.5)
+    length = oracle.call_length(positions)
+    sc = config.scaling
+    if not sc:
+        exponent = torch.arange(0, config.rotary_dim, 2, dtype=torch.float64) / config.rotary_dim
+        rel = ANGLE_REL * (exponent * math.log(config.base) + 2.5)
+    else:
+        exponent = torch.tensor([float(e) for e in scaling.exponents(sc, config.rotary_dim)], dtype=torch.float64)
+        log_base = float(mpmath.log(scaling.effective_base(
+            config.rope_type, sc, config.base, config.rotary_dim, scaling.effective_length(config.rope_type, sc, length))))
+        extra = torch.from_numpy(scaling.freq_slack_ulps(config.base, config.rotary_dim, sc, length))
+        rel = ANGLE_REL * (exponent * log_base + 2.5 + extra)
     return (EPS_F32 * (rel * magnitude + ANGLE_ABS))[:, :, None, :]
 
 
@@ -114,19 +124,20 @@ def allowance(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig, dtyp
     rel, floor = output_term(dtype)
     first, second = oracle.pair_indices(config)
     pair_norm = torch.hypot(x64[..., first], x64[..., second])
-    pair = pair_norm * (rel + angle_slack(positions, config)) + floor
+    pair = config.attention_factor * pair_norm * (rel + angle_slack(positions, config)) + floor
     rest = x64[..., config.rotary_dim:].abs() * rel + floor
     return Allowance(pair=pair, rest=rest)
 
 
 def norm_allowance(x: torch.Tensor, dtype: torch.dtype, config: RopeConfig) -> torch.Tensor:
-    """Allowed | ||y[p]|| - ||x[p]|| | per pair: rounding and float32 cos/sin, no angle term
-    (a wrong angle does not change a norm). Shape (..., rotary_dim // 2)."""
+    """Allowed | ||y[p]|| - af ||x[p]|| | per pair (af the attention factor): rounding and
+    float32 cos/sin, no angle term (a wrong angle does not change a norm).
+    Shape (..., rotary_dim // 2)."""
     x64 = x.detach().to("cpu", torch.float64)
     rel, floor = output_term(dtype)
     first, second = oracle.pair_indices(config)
     pair_norm = torch.hypot(x64[..., first], x64[..., second])
-    return pair_norm * (rel + ANGLE_ABS * EPS_F32) + floor
+    return config.attention_factor * pair_norm * (rel + ANGLE_ABS * EPS_F32) + floor
 
 
 def compare(
