@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from ropecheck import diagnose, oracle, tolerance
 from ropecheck.config import RopeConfig
+from ropecheck.scaling import CALL_DEPENDENT
 from ropecheck.spec import Spec
 from ropecheck.strategies import RopeCase, rope_cases
 
@@ -102,7 +103,8 @@ def _judge(subject: Subject, case: RopeCase, y: torch.Tensor, x: torch.Tensor, p
 def cases(spec: Spec, **overrides) -> st.SearchStrategy[RopeCase]:
     """RopeCases restricted to what ``spec`` claims."""
     options = dict(dtypes=spec.dtypes, pairing=spec.pairing, base=spec.base,
-                   partial=spec.partial_rotary, max_position=spec.max_position)
+                   partial=spec.partial_rotary, max_position=spec.max_position,
+                   scaling=tuple(t for t in spec.scaling if t != "default"), multi_axis=spec.multi_axis)
     options.update(overrides)
     return rope_cases(**options)
 
@@ -125,21 +127,35 @@ def _oracle_check(cause: str) -> Callable[[Subject, RopeCase], float]:
 _agreement = _oracle_check("disagrees with the oracle")
 
 
+def flat_positions(case: RopeCase) -> list[int]:
+    """Every position of a case, multi-axis ones included."""
+    return case.make_positions().flatten().tolist()
+
+
 @st.composite
 def _shifted(draw, spec: Spec):
     case = draw(cases(spec, min_seq=2, max_batch=1))
-    top = max(max(row) for row in case.positions)
-    shift = draw(st.integers(-min(min(row) for row in case.positions), spec.max_position - 1 - top), label="shift")
+    pos = case.make_positions()
+    if case.config.axes == 1:
+        shift = draw(st.integers(-int(pos.min()), spec.max_position - 1 - int(pos.max())), label="shift")
+    else:  # per axis: one axis moved, or all of them by their own amounts
+        lows, highs = (-pos.amin((0, 1))).tolist(), (spec.max_position - 1 - pos.amax((0, 1))).tolist()
+        moved = draw(st.sampled_from(("one axis", "every axis")), label="shifted axes")
+        axis = draw(st.integers(0, case.config.axes - 1), label="shifted axis")
+        shift = tuple(draw(st.integers(lo, hi), label=f"shift on axis {a}") if moved == "every axis" or a == axis else 0
+                      for a, (lo, hi) in enumerate(zip(lows, highs)))
     return replace(case, heads=2, extra={"shift": shift})
 
 
 def _relative_position(subject: Subject, case: RopeCase) -> float:
-    """Scores <rope(q, m), rope(k, n)> at positions p and p + shift must agree."""
+    """Scores <rope(q, m), rope(k, n)> at positions p and p + shift must agree (multi-axis:
+    a shift per axis). One call holds both rows, so length-dependent scalings (dynamic,
+    longrope) use one set of frequencies for both, as HF's batch-wide update does."""
     qk = case.make_x(subject.device)  # (1, seq, 2, d): head 0 is q, head 1 is k
     pos = case.make_positions(subject.device)
     shift = case.extra["shift"]
     x = torch.cat([qk, qk], dim=0)
-    both = torch.cat([pos, pos + shift], dim=0)
+    both = torch.cat([pos, pos + torch.tensor(shift, dtype=pos.dtype, device=pos.device)], dim=0)
     keep = x.clone()
     y = call(subject, case, x, both).detach().to("cpu", torch.float64)
     scores = torch.einsum("bid,bjd->bij", y[:, :, 0], y[:, :, 1])
@@ -181,17 +197,23 @@ def _norms(subject: Subject, case: RopeCase) -> float:
     y = call(subject, case, x, pos)
     first, second = oracle.pair_indices(case.config)
     out, x64 = y.detach().to("cpu", torch.float64), keep.to("cpu", torch.float64)
-    gap = (torch.hypot(out[..., first], out[..., second]) - torch.hypot(x64[..., first], x64[..., second])).abs()
+    af = case.config.attention_factor  # YaRN / LongRoPE scale every pair by it
+    gap = (torch.hypot(out[..., first], out[..., second]) - af * torch.hypot(x64[..., first], x64[..., second])).abs()
     allowed = tolerance.norm_allowance(keep, y.dtype, case.config)
     result = tolerance.worst(gap, allowed, first)
     if not result.ok:
-        raise PropertyFailed("changes the norm of a rotated pair (a rotation preserves it)", case,
+        raise PropertyFailed("changes the norm of a rotated pair (a rotation preserves it"
+                             + (f"; the attention factor {af:.6g} scales it)" if af != 1 else ")"), case,
                              result.describe(), result.worst_ratio)
     return result.worst_ratio
 
 
+def _zeros(nested):
+    return tuple(_zeros(v) for v in nested) if isinstance(nested, tuple) else 0
+
+
 def _zero_cases(spec: Spec):
-    return cases(spec).map(lambda c: replace(c, positions=tuple(tuple(0 for _ in row) for row in c.positions)))
+    return cases(spec).map(lambda c: replace(c, positions=_zeros(c.positions)))
 
 
 _identity_at_zero = _oracle_check("position 0 is not the identity")
@@ -216,7 +238,10 @@ def _passthrough(subject: Subject, case: RopeCase) -> float:
 
 
 def _row_cases(spec: Spec):
-    return cases(spec, min_batch=2).filter(lambda c: len(set(c.positions)) == c.batch)
+    """Batches whose rows differ; half of them batched decode (one token per row), where
+    kernels that special-case seq == 1 go wrong (ml-explore/mlx#3795)."""
+    decode = cases(spec, min_batch=2, max_seq=1, long_seq=1)
+    return st.one_of(cases(spec, min_batch=2), decode).filter(lambda c: len(set(c.positions)) == c.batch)
 
 
 _per_row_positions = _oracle_check("does not honour per-row positions")
@@ -230,14 +255,27 @@ def _chunked_cases(draw, spec: Spec):
 
 
 def _chunked(subject: Subject, case: RopeCase) -> float:
-    """rope(x[:, :k]) ++ rope(x[:, k:]) == rope(x): prefill then incremental decode."""
+    """rope(x[:, :k]) ++ rope(x[:, k:]) == rope(x): prefill then incremental decode.
+
+    For dynamic and longrope the frequencies depend on each call's largest position (HF
+    recomputes them per forward), so each chunk is judged against the oracle of its own
+    call: the whole and the chunks legitimately differ there."""
     x, pos = _inputs(subject, case)
     k = case.extra["split"]
     head, tail = x[:, :k].clone(), x[:, k:].clone()
     y_head = call(subject, case, head, pos[:, :k].contiguous())
     y_tail = call(subject, case, tail, pos[:, k:].contiguous())
     y = torch.cat([y_head.detach().cpu(), y_tail.detach().cpu()], dim=1)
-    return _judge(subject, case, y, x, pos, f"applying it in chunks (positions split at {k}) differs from the whole")
+    cause = f"applying it in chunks (positions split at {k}) differs from the whole"
+    if case.config.rope_type in CALL_DEPENDENT:  # each chunk against the oracle (and budget) of its own call
+        result = max((tolerance.compare(y_head, x[:, :k], pos[:, :k], case.config),
+                      tolerance.compare(y_tail, x[:, k:], pos[:, k:], case.config)), key=lambda r: r.worst_ratio)
+        if not result.ok:
+            raise PropertyFailed(f"a chunk (positions split at {k}) disagrees with the oracle for that call "
+                                 f"({case.config.rope_type} frequencies follow each call's largest position)",
+                                 case, result.describe(), result.worst_ratio)
+        return result.worst_ratio
+    return _judge(subject, case, y, x, pos, cause)
 
 
 LAYOUTS = ("transposed", "sliced_heads", "padded_head_dim", "sliced_batch_seq", "strided_last_dim")
@@ -276,8 +314,9 @@ def strided_view(x: torch.Tensor, layout: str) -> torch.Tensor:
 
 
 def strided_positions(positions: torch.Tensor) -> torch.Tensor:
-    """The same (batch, seq) positions as every other column of a wider int64 tensor."""
-    big = torch.full((positions.shape[0], 2 * positions.shape[1]), -1, dtype=positions.dtype, device=positions.device)
+    """The same (batch, seq[, axes]) positions as every other column of a wider int64 tensor."""
+    shape = (positions.shape[0], 2 * positions.shape[1]) + tuple(positions.shape[2:])
+    big = torch.full(shape, -1, dtype=positions.dtype, device=positions.device)
     big[:, ::2] = positions
     return big[:, ::2]
 

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ropecheck.config import PAIRINGS
+from ropecheck.scaling import ROPE_TYPES
 from ropecheck.tolerance import DTYPES
 
 DEVICES = ("cpu", "cuda")
-ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "llama3", "longrope")
+MULTI_AXIS = ("mrope", "axial")
+"""``multi_axis`` values: Qwen2-VL's M-RoPE sections, seed 000's axial form (``ropecheck.scaling``)."""
 MAX_SUPPORTED_POSITION = 2**53
 
 REQUIRED = ("name", "callable", "pairing", "base", "dtypes", "devices")
@@ -30,6 +32,7 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "max_position": 131072,
     "requires": [],
     "scaling": [],
+    "multi_axis": [],
 }
 
 
@@ -58,6 +61,7 @@ class Spec:
     max_position: int = 131072
     requires: tuple[str, ...] = ()
     scaling: tuple[str, ...] = ()
+    multi_axis: tuple[str, ...] = ()
     origin: str = "built-in"
     folder: str | None = field(default=None, compare=False)
 
@@ -95,6 +99,7 @@ class Spec:
             "partial_rotary": self.partial_rotary, "inplace": self.inplace,
             "differentiable": self.differentiable, "max_position": self.max_position,
             "requires": list(self.requires), "scaling": list(self.scaling),
+            "multi_axis": list(self.multi_axis),
         }
 
 
@@ -145,6 +150,7 @@ def spec_from_mapping(data: Mapping[str, Any], origin: str, folder: str | None =
         max_position=_max_position(origin, values["max_position"]),
         requires=_strings(origin, "requires", values["requires"]),
         scaling=_choices(origin, "scaling", values["scaling"], ROPE_TYPES, allow_empty=True),
+        multi_axis=_choices(origin, "multi_axis", values["multi_axis"], MULTI_AXIS, allow_empty=True),
         origin=origin,
         folder=folder,
     )

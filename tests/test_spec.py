@@ -62,6 +62,8 @@ BAD = [
     (GOOD + "requires = \"torch\"\n", "requires", "array of module names"),
     (GOOD + "scaling = [\"ntk-by-parts\"]\n", "scaling", "unknown value 'ntk-by-parts'"),
     (GOOD + "rotary_pct = 0.25\n", "rotary_pct", "unknown key"),
+    (GOOD + "multi_axis = [\"video\"]\n", "multi_axis", "unknown value 'video'"),
+    (GOOD + "multi_axis = \"mrope\"\n", "multi_axis", "expected an array"),
 ]
 
 
