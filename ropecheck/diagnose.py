@@ -2,8 +2,9 @@
 
 When an output fails, ropecheck asks which *other* convention it does match: the other
 pairing, the opposite rotation, positions shifted by one or ignored, another base, the
-frequency exponent over the wrong dimension, the wrong dims rotated, a scaled output, or
-angles formed in low precision. The first explanation under the same tolerance model is
+frequency exponent over the wrong dimension, the wrong dims rotated, a scaled output,
+angles formed in low precision, and for long-context scaling a missing or doubled attention
+factor, swapped bands or factors, a reversed ramp, the wrong length, or collapsed axes. The first explanation under the same tolerance model is
 named in the report; when none fits, the report says so.
 """
 
@@ -14,7 +15,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from ropecheck import oracle, tolerance
+from ropecheck import oracle, scaling, tolerance
 from ropecheck.config import RopeConfig
 
 COMMON_BASES = (10000.0, 1000.0, 500000.0, 1000000.0, 100000.0, 10.0)
@@ -39,10 +40,12 @@ def _hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) ->
     head_dim = x.shape[-1]
     other = "interleaved" if config.pairing == "half_split" else "half_split"
     true_angles = lambda: oracle.angles(positions, config)  # noqa: E731
+    if config.scaling:
+        yield from _scaling_hypotheses(x, positions, config)
     yield (f"uses pairing {other!r} where the spec claims {config.pairing!r}",
            lambda: oracle.rope(x, positions, config.replace(pairing=other)))
     yield ("rotates the wrong way (by -m*theta: sin sign flipped)",
-           lambda: oracle.rope_with_angles(x, -true_angles(), config))
+           lambda: oracle.rope_with_angles(x, -true_angles(), config) * _af_on_pairs(x, config))
     for dtype in (torch.bfloat16, torch.float16):
         rounded = positions.to(dtype).to(torch.float64).round().to(torch.int64)
         if not torch.equal(rounded, positions.cpu()) and torch.isfinite(positions.to(dtype)).all():
@@ -78,11 +81,117 @@ def _hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) ->
                        x, _float64_angles(positions, _inv_freq(config.base, half, denominator)), config))
 
 
+def _scaled(config: RopeConfig, **changes) -> RopeConfig:
+    """config with some scaling keys changed (a key given None is dropped)."""
+    params = {k: v for k, v in {**config.scaling, **changes}.items() if v is not None}
+    return config.replace(scaling=params)
+
+
+def _with_inv_freq(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig, inv: torch.Tensor,
+                   af: float | None = None) -> torch.Tensor:
+    """x rotated by float64 angles m * inv (fine for a diagnosis below 2**40), times af."""
+    af = config.attention_factor if af is None else af
+    m = torch.from_numpy(oracle.positions_per_pair(positions, config))
+    theta = (m * inv)[:, :, None, :]
+    return oracle.rotate_pairs(x.detach().to("cpu", torch.float64), af * torch.cos(theta), af * torch.sin(theta), config)
+
+
+def _scaling_hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> Iterator[Hypothesis]:
+    """Long-context scaling slips, for the config's rope_type.
+
+    Other than the attention-factor ones, each is judged under the unscaled config: its
+    angles are the largest any of these frequency ladders reaches, so an honest float32
+    version of the slip is not refused for rounding it is entitled to.
+    """
+    sc, kind, af = config.scaling, config.rope_type, config.attention_factor
+    loose = config.replace(scaling=None) if config.axes == 1 else config
+    if af != 1.0:
+        yield (f"the attention factor {af:.6g} is not applied (cos and sin unscaled)",
+               lambda: oracle.rope(x, positions, config, attention_factor=1.0))
+        yield (f"the attention factor is applied twice ({af:.6g}**2)",
+               lambda: oracle.rope(x, positions, config, attention_factor=af * af))
+    if kind != "default":
+        yield (f"the {kind} scaling is ignored (unscaled frequencies)",
+               lambda: oracle.rope(x, positions, config.replace(scaling=None), attention_factor=af), loose)
+    if "factor" in sc and kind in ("linear", "yarn", "llama3"):
+        yield (f"multiplies by factor {sc['factor']:g} where it must divide (positions stretched, not interpolated)",
+               lambda: oracle.rope(x, positions, _scaled(config, factor=1 / sc["factor"]), attention_factor=af),
+               _scaled(config, factor=1 / sc["factor"]))
+    if kind == "llama3":
+        yield ("low_freq_factor and high_freq_factor swapped (the wavelength bands exchanged)",
+               lambda: oracle.rope(x, positions, _scaled(config, low_freq_factor=sc["high_freq_factor"],
+                                                         high_freq_factor=sc["low_freq_factor"])), loose)
+    if kind == "yarn":
+        yield (f"YaRN's truncate treated as {not sc.get('truncate', True)} (correction range "
+               f"{'not ' if sc.get('truncate', True) else ''}rounded to whole dims)",
+               lambda: oracle.rope(x, positions, _scaled(config, truncate=not sc.get("truncate", True))), loose)
+        yield ("YaRN's ramp reversed (high frequencies interpolated, low ones kept)",
+               lambda: _with_inv_freq(x, positions, config, _reversed_yarn(config)), loose)
+    if kind == "longrope":
+        yield ("LongRoPE's long_factor and short_factor swapped",
+               lambda: oracle.rope(x, positions, _scaled(config, long_factor=sc["short_factor"],
+                                                         short_factor=sc["long_factor"])), loose)
+        inverted = _scaled(config, long_factor=tuple(1 / f for f in sc["long_factor"]),
+                           short_factor=tuple(1 / f for f in sc["short_factor"]))
+        yield ("multiplies by LongRoPE's per-pair factors where it must divide",
+               lambda: oracle.rope(x, positions, inverted), inverted)
+    if kind in ("dynamic", "longrope"):
+        seq = positions.shape[1]
+        yield (f"takes the {kind} length from the sequence length ({seq}) instead of the largest position + 1",
+               lambda: _with_inv_freq(x, positions, config, _inv_freq_at_length(config, seq)), loose)
+    if kind == "dynamic":
+        yield ("static NTK (base * factor**(d/(d-2)) whatever the length), not dynamic",
+               lambda: oracle.rope(x, positions, _scaled(config, rope_type="ntk", original_max_position_embeddings=None)), loose)
+    if kind in ("ntk", "dynamic"):
+        yield ("NTK base multiplied by the factor itself (exponent d/(d-2) missing)",
+               lambda: _with_inv_freq(x, positions, config, _ntk_without_exponent(config, oracle.call_length(positions))), loose)
+    if config.axes > 1:
+        axes = config.axes
+        zero_axis = positions[..., :1].expand_as(positions)
+        yield ("every pair uses the first axis's positions (multi-axis positions collapsed to one)",
+               lambda: oracle.rope(x, zero_axis, config))
+        yield ("the axes are taken in reverse order",
+               lambda: oracle.rope(x, positions.flip(-1), config))
+        if "mrope_section" in sc:
+            yield ("M-RoPE sections applied to the pairs of the first half only and repeated (rotary_dim/2 misplaced)",
+                   lambda: oracle.rope(x, positions, config.replace(pairing="interleaved" if config.pairing == "half_split"
+                                                                    else "half_split")))
+        del axes
+
+
+def _inv_freq_at_length(config: RopeConfig, length: int) -> torch.Tensor:
+    hi, lo = scaling.turns(config.base, config.rotary_dim, config.scaling, length)
+    return torch.from_numpy((hi + lo) * (2 * math.pi))
+
+
+def _reversed_yarn(config: RopeConfig) -> torch.Tensor:
+    ramp = torch.tensor([float(r) for r in scaling.yarn_ramp(config.scaling, config.base, config.rotary_dim)],
+                        dtype=torch.float64)
+    theta = oracle.inv_freq(config.replace(scaling=None))
+    return theta * ramp + theta / float(config.scaling["factor"]) * (1 - ramp)
+
+
+def _ntk_without_exponent(config: RopeConfig, length: int) -> torch.Tensor:
+    sc = config.scaling
+    s = float(sc["factor"])
+    if config.rope_type == "dynamic":
+        l0 = int(sc["original_max_position_embeddings"])
+        s = s * max(length, l0) / l0 - (s - 1)
+    return _inv_freq(config.base * s, config.rotary_dim // 2, config.rotary_dim)
+
+
 def _candidate_bases(base: float) -> list[float]:
     out = [b for b in COMMON_BASES if not math.isclose(b, base, rel_tol=1e-9)]
     out += [base * 10, base / 10]
     out += [b for b in (float(int(base)), float(round(base))) if b != base and b > 1 and b not in out]
     return out
+
+
+def _af_on_pairs(x: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """Multiplier that scales the rotated dims by the attention factor (1 elsewhere)."""
+    factor = torch.ones(x.shape[-1], dtype=torch.float64)
+    factor[: config.rotary_dim] = config.attention_factor
+    return factor
 
 
 def _rotate_tail(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
