@@ -65,6 +65,30 @@ __all__ = [
     "abel_identity_holds",
     "abel_bound_holds_numerically",
     "CONCRETE_DIMS",
+    "SCALING_DIMS",
+    "MROPE_CASES",
+    "simplifies_to_zero",
+    "pair_inv_freq",
+    "linear_scaling_holds",
+    "ntk_ends_hold",
+    "dynamic_ntk_factor",
+    "dynamic_ntk_holds",
+    "yarn_blend",
+    "yarn_ramp_holds",
+    "yarn_correction_dim",
+    "yarn_correction_dim_holds",
+    "yarn_scaled_embed",
+    "yarn_scaled_embedding_holds",
+    "yarn_scaled_scores_hold",
+    "yarn_mscale",
+    "llama3_smooth_factor",
+    "llama3_smoothed_inv_freq",
+    "llama3_bands_hold",
+    "longrope_holds",
+    "mrope_rotation",
+    "mrope_relative_holds",
+    "mrope_text_reduces_holds",
+    "three_axis_rotation",
 ]
 
 #: Concrete even dimensions for which block-diagonal statements are checked.
@@ -559,6 +583,425 @@ def abel_bound_holds_numerically(
 
 
 # ---------------------------------------------------------------------------
+# Long-context scaling laws and multi-axis RoPE
+# (semantics of HF transformers' modeling_rope_utils.py)
+# ---------------------------------------------------------------------------
+#
+# Scalar laws about inverse frequencies are decided by :func:`simplifies_to_zero`
+# (SymPy rewrites that are equivalences under the symbols' assumptions; the
+# answer is True only when one of them reaches exactly 0).  Rotation-matrix
+# laws use :func:`equal` as above.
+
+#: Concrete rotary dims at which laws quantified over the pair index are re-checked.
+SCALING_DIMS: tuple[int, ...] = (4, 8, 16, 64, 128)
+
+# Positive reals: base b, factor s, original context L0, per-pair factors,
+# wavelength, llama3 low/high frequency factors, rotation counts; delta = d - 2.
+_base, _s, _L0, _L = sp.symbols("b s L0 L", positive=True)
+_delta = sp.Symbol("delta", positive=True)  # symbolic rotary dim d = delta + 2 > 2
+_lam, _lf, _hf, _nrot = sp.symbols("lambda lf hf n_rot", positive=True)
+_att = sp.Symbol("att", positive=True)  # attention factor a
+_i, _low, _high, _r = sp.symbols("i low high r", real=True)
+_mu, _mu_all = sp.symbols("mscale mscale_all_dim", positive=True)
+_mt, _mh, _mw, _nt, _nh, _nw = sp.symbols("m_t m_h m_w n_t n_h n_w", real=True)
+
+
+def simplifies_to_zero(expr) -> bool:
+    """True iff ``expr`` is reduced to exactly 0 by SymPy equivalence rewrites.
+
+    Tried in turn: ``expand``; ``powsimp(expand_power_base(.))`` then
+    ``expand``; ``simplify``; ``simplify(expand_log(.))``.  None uses
+    ``force=True``, so each step is an identity under the symbols' declared
+    assumptions (positive bases make ``(x*y)**e = x**e * y**e`` and
+    ``(x**p)**q = x**(p*q)`` valid).  Otherwise the simplest residual is
+    recorded and False returned.
+    """
+    e = sp.sympify(expr)
+    if e == 0:
+        return True
+    attempts = (
+        sp.expand,
+        lambda x: sp.expand(sp.powsimp(sp.expand_power_base(x))),
+        sp.simplify,
+        lambda x: sp.simplify(sp.expand_log(x)),
+    )
+    best = e
+    for step in attempts:
+        r = step(e)
+        if r == 0:
+            return True
+        if sp.count_ops(r) < sp.count_ops(best):
+            best = r
+    _record_residual(f"scalar: {best}")
+    return False
+
+
+def pair_inv_freq(base, i, d):
+    """Unscaled inverse frequency θ_i = base^(−2i/d) of pair i."""
+    return sp.sympify(base) ** (-2 * sp.sympify(i) / sp.sympify(d))
+
+
+# --- linear (position interpolation) --------------------------------------
+
+
+def linear_scaling_holds(d: int, divide: bool = True) -> bool:
+    """HF "linear": inv_freq θ_i/s is position interpolation m -> m/s.
+
+    block_rotation(m, θ/s) = block_rotation(m/s, θ) and, under the scaled
+    frequencies, R'_mᵀR'_n = block_rotation((n−m)/s, θ).  ``divide=False``
+    is the bug θ_i·s.
+    """
+    th = _thetas(d // 2)
+    scaled = [t / _s if divide else t * _s for t in th]
+    R = lambda p: block_rotation(p, scaled)  # noqa: E731
+    return equal(R(m), block_rotation(m / _s, th)) and equal(
+        R(m).T * R(n), block_rotation((n - m) / _s, th)
+    )
+
+
+def _linear_scaling() -> bool:
+    return _all(linear_scaling_holds(d) for d in CONCRETE_DIMS)
+
+
+# --- static NTK-aware -----------------------------------------------------
+
+
+def _ntk_default_exponent(d):
+    return d / (d - 2)
+
+
+def ntk_ends_hold(exponent: Callable | None = None) -> bool:
+    """Static NTK base b' = b·s^(e(d)), e(d) = d/(d−2) by default.
+
+    Checks θ'_0 = θ_0 = 1 and θ'_(d/2−1) = θ_(d/2−1)/s for symbolic d > 2
+    (d = δ + 2, δ > 0) and for every d in :data:`SCALING_DIMS`.
+    """
+    exponent = exponent or _ntk_default_exponent
+
+    def ends(d):
+        new_base = _base * _s ** exponent(d)
+        last = d / 2 - 1
+        return simplifies_to_zero(pair_inv_freq(new_base, 0, d) - 1) and simplifies_to_zero(
+            pair_inv_freq(new_base, last, d) - pair_inv_freq(_base, last, d) / _s
+        )
+
+    return ends(_delta + 2) and _all(ends(sp.Integer(d)) for d in SCALING_DIMS)
+
+
+def _ntk_per_pair() -> bool:
+    """θ'_i = θ_i · s^(−2i/(d−2)) for symbolic i, symbolic d > 2 and concrete d."""
+
+    def one(d):
+        new_base = _base * _s ** _ntk_default_exponent(d)
+        return simplifies_to_zero(
+            pair_inv_freq(new_base, _i, d) - pair_inv_freq(_base, _i, d) * _s ** (-2 * _i / (d - 2))
+        )
+
+    return one(_delta + 2) and _all(one(sp.Integer(d)) for d in SCALING_DIMS)
+
+
+def _ntk_keeps_highest() -> bool:
+    return ntk_ends_hold() and _ntk_per_pair()
+
+
+# --- dynamic NTK ----------------------------------------------------------
+
+
+def dynamic_ntk_factor(L, shift: bool = True):
+    """HF "dynamic": g(L) = s·L/L0 − (s−1); ``shift=False`` drops the −(s−1)."""
+    g = _s * L / _L0
+    return g - (_s - 1) if shift else g
+
+
+def dynamic_ntk_holds(shift: bool = True) -> bool:
+    """b'(L) = b·g(L)^(d/(d−2)): b'(L0) = b; g((2s−1)L0/s) = s, so b' there = b·s^(d/(d−2))."""
+    d = _delta + 2
+    base_at = lambda L: _base * dynamic_ntk_factor(L, shift) ** (d / (d - 2))  # noqa: E731
+    L_star = (2 * _s - 1) * _L0 / _s
+    return (
+        simplifies_to_zero(base_at(_L0) - _base)
+        and simplifies_to_zero(dynamic_ntk_factor(L_star, shift) - _s)
+        and simplifies_to_zero(base_at(L_star) - _base * _s ** (d / (d - 2)))
+    )
+
+
+# --- YaRN -----------------------------------------------------------------
+
+
+def yarn_blend(theta, r, swapped: bool = False):
+    """HF yarn: θ/s·r + θ·(1−r) (r = ramp); ``swapped`` is θ·r + θ/s·(1−r)."""
+    if swapped:
+        return theta * r + theta / _s * (1 - r)
+    return theta / _s * r + theta * (1 - r)
+
+
+def yarn_ramp_holds(swapped: bool = False) -> bool:
+    """Ends and continuity of the YaRN blend with r_i = clamp((i−low)/(high−low), 0, 1).
+
+    r = 0 gives θ, r = 1 gives θ/s; the linear piece at i = low (i = high)
+    equals the constant piece r = 0 (r = 1), both as ramp value and as blended
+    inv_freq.  θ is symbolic θ_i = b^(−2i/d) (symbolic i, d = δ + 2).
+    """
+    d = _delta + 2
+    theta = pair_inv_freq(_base, _i, d)
+    linear = (_i - _low) / (_high - _low)
+    at = lambda i0: linear.subs(_i, i0)  # noqa: E731
+    th_at = lambda i0: theta.subs(_i, i0)  # noqa: E731
+    return (
+        simplifies_to_zero(yarn_blend(theta, 0, swapped) - theta)
+        and simplifies_to_zero(yarn_blend(theta, 1, swapped) - theta / _s)
+        and simplifies_to_zero(at(_low) - 0)
+        and simplifies_to_zero(at(_high) - 1)
+        and simplifies_to_zero(
+            yarn_blend(th_at(_low), at(_low), swapped) - yarn_blend(th_at(_low), 0, swapped)
+        )
+        and simplifies_to_zero(
+            yarn_blend(th_at(_high), at(_high), swapped) - yarn_blend(th_at(_high), 1, swapped)
+        )
+        and simplifies_to_zero(yarn_blend(th_at(_low), at(_low), swapped) - th_at(_low))
+        and simplifies_to_zero(yarn_blend(th_at(_high), at(_high), swapped) - th_at(_high) / _s)
+    )
+
+
+def yarn_correction_dim(n_rot, d, base, L0):
+    """HF find_correction_dim (untruncated): d·ln(L0/(n_rot·2π)) / (2 ln b)."""
+    return d * sp.log(L0 / (n_rot * 2 * sp.pi)) / (2 * sp.log(base))
+
+
+def yarn_correction_dim_holds(correction_dim: Callable | None = None) -> bool:
+    """θ_i·L0/(2π) = n_rot at i = correction_dim(n_rot, d, b, L0), symbolic d > 2 and concrete d."""
+    correction_dim = correction_dim or yarn_correction_dim
+
+    def one(d):
+        i0 = correction_dim(_nrot, d, _base, _L0)
+        return simplifies_to_zero(pair_inv_freq(_base, i0, d) * _L0 / (2 * sp.pi) - _nrot)
+
+    return one(_delta + 2) and _all(one(sp.Integer(d)) for d in SCALING_DIMS)
+
+
+def _yarn_ramp() -> bool:
+    return yarn_ramp_holds() and yarn_correction_dim_holds()
+
+
+def yarn_scaled_embed(
+    x: sp.Matrix,
+    p,
+    thetas: Sequence,
+    scale_cos: bool = True,
+    scale_sin: bool = True,
+    layout: str = "interleaved",
+) -> sp.Matrix:
+    """x⊙(a·cos pθ) + rotate(x)⊙(a·sin pθ), a = attention factor (HF yarn/longrope).
+
+    ``layout`` "interleaved" uses rotate_pairs and (cos pθ0, cos pθ0, ...);
+    "half_split" uses rotate_half and (cos pθ0..cos pθ_(h−1), same again).
+    ``scale_cos``/``scale_sin`` False leave that factor unscaled (the bug).
+    """
+    if layout == "interleaved":
+        cos_v = [sp.cos(p * t) for t in thetas for _ in range(2)]
+        sin_v = [sp.sin(p * t) for t in thetas for _ in range(2)]
+        r = rotate_pairs(x)
+    elif layout == "half_split":
+        cos_v = [sp.cos(p * t) for t in thetas] * 2
+        sin_v = [sp.sin(p * t) for t in thetas] * 2
+        r = rotate_half(x)
+    else:
+        raise ValueError(f"unknown layout {layout!r}")
+    ac = _att if scale_cos else 1
+    as_ = _att if scale_sin else 1
+    return sp.Matrix([x[j] * ac * cos_v[j] + r[j] * as_ * sin_v[j] for j in range(len(x))])
+
+
+def _layout_rotation(d: int, thetas: Sequence, layout: str) -> Callable:
+    if layout == "interleaved":
+        return lambda p: block_rotation(p, thetas)
+    P = half_split_permutation(d)
+    return lambda p: P * block_rotation(p, thetas) * P.T
+
+
+def yarn_scaled_embedding_holds(
+    d: int, scale_cos: bool = True, scale_sin: bool = True, layout: str = "interleaved"
+) -> bool:
+    """yarn_scaled_embed(x, m) = a·R_m x (R = block_rotation, or P R Pᵀ for half-split)."""
+    th = _thetas(d // 2)
+    x = _vec("x", d)
+    R = _layout_rotation(d, th, layout)
+    return equal(yarn_scaled_embed(x, m, th, scale_cos, scale_sin, layout), _att * R(m) * x)
+
+
+def yarn_scaled_scores_hold(
+    d: int, scale_cos: bool = True, scale_sin: bool = True, layout: str = "interleaved"
+) -> bool:
+    """embed(q, m)ᵀ embed(k, n) = a²·qᵀR_(n−m)k for the scaled cos/sin embedding."""
+    th = _thetas(d // 2)
+    q, k = _vec("q", d), _vec("k", d)
+    R = _layout_rotation(d, th, layout)
+    emb = lambda x, p: yarn_scaled_embed(x, p, th, scale_cos, scale_sin, layout)  # noqa: E731
+    return equal((emb(q, m).T * emb(k, n))[0, 0], _att**2 * (q.T * R(n - m) * k)[0, 0])
+
+
+def yarn_mscale(s, mscale=1):
+    """HF get_mscale for s > 1: 0.1·mscale·ln s + 1 (exact 1/10)."""
+    return sp.Rational(1, 10) * mscale * sp.log(s) + 1
+
+
+def _yarn_attention_factor() -> bool:
+    return (
+        _all(
+            yarn_scaled_embedding_holds(d) and yarn_scaled_scores_hold(d) for d in CONCRETE_DIMS
+        )
+        and _all(
+            yarn_scaled_embedding_holds(d, layout="half_split")
+            and yarn_scaled_scores_hold(d, layout="half_split")
+            for d in (4, 8)
+        )
+        and simplifies_to_zero(yarn_mscale(_s).subs(_s, 1) - 1)
+        and simplifies_to_zero((yarn_mscale(_s, _mu) / yarn_mscale(_s, _mu_all)).subs(_mu_all, _mu) - 1)
+    )
+
+
+# --- llama3 ---------------------------------------------------------------
+
+
+def llama3_smooth_factor(wavelen, swapped: bool = False):
+    """HF llama3: (L0/λ − lf)/(hf − lf); ``swapped``: (L0/λ − hf)/(lf − hf)."""
+    if swapped:
+        return (_L0 / wavelen - _hf) / (_lf - _hf)
+    return (_L0 / wavelen - _lf) / (_hf - _lf)
+
+
+def llama3_smoothed_inv_freq(wavelen, swapped: bool = False):
+    """(1 − sm)·θ/s + sm·θ with θ = 2π/λ."""
+    theta = 2 * sp.pi / wavelen
+    sm = llama3_smooth_factor(wavelen, swapped)
+    return (1 - sm) * theta / _s + sm * theta
+
+
+def llama3_bands_hold(swapped: bool = False) -> bool:
+    """Smooth band meets θ at λ = L0/hf and θ/s at λ = L0/lf (θ = 2π/λ)."""
+    theta = lambda lam: 2 * sp.pi / lam  # noqa: E731
+    at_high = _L0 / _hf  # high_freq_wavelen
+    at_low = _L0 / _lf  # low_freq_wavelen
+    return simplifies_to_zero(
+        llama3_smoothed_inv_freq(at_high, swapped) - theta(at_high)
+    ) and simplifies_to_zero(llama3_smoothed_inv_freq(at_low, swapped) - theta(at_low) / _s)
+
+
+# --- LongRoPE -------------------------------------------------------------
+
+
+def longrope_holds(d: int, divide: bool = True) -> bool:
+    """θ'_i = θ_i/f_i: pair i is linear interpolation m -> m/f_i, and R'_mᵀR'_n = R'_(n−m).
+
+    ``divide=False`` is the bug θ_i·f_i.
+    """
+    th = _thetas(d // 2)
+    f = list(sp.symbols(f"f0:{d // 2}", positive=True))
+    scaled = [t / fi if divide else t * fi for t, fi in zip(th, f)]
+    R = lambda p: block_rotation(p, scaled)  # noqa: E731
+    per_pair = sp.diag(*[rotation((m / fi) * t) for t, fi in zip(th, f)])
+    return equal(R(m), per_pair) and equal(R(m).T * R(n), R(n - m))
+
+
+def _longrope() -> bool:
+    return _all(longrope_holds(d) for d in CONCRETE_DIMS) and simplifies_to_zero(
+        sp.sqrt(1 + sp.log(_s) / sp.log(_L0)).subs(_s, 1) - 1
+    )
+
+
+# --- M-RoPE (Qwen2-VL) ----------------------------------------------------
+
+
+def mrope_rotation(
+    positions: Sequence,
+    thetas: Sequence,
+    sections: Sequence[int],
+    position_axis: Callable[[int], int] | None = None,
+    restart_per_section: bool = False,
+) -> sp.Matrix:
+    """M-RoPE: pairs split into consecutive sections; pair j of section k is
+    rotated by positions[position_axis(k)]·θ_j (θ indexed over all d/2 pairs,
+    as HF's mrope_section split of one cos/sin table).
+
+    ``position_axis`` defaults to the identity; ``lambda k: 0`` is the bug
+    "every section uses the temporal position".  ``restart_per_section`` is the
+    bug of indexing θ from 0 again inside each section.
+    """
+    if sum(sections) != len(thetas):
+        raise ValueError(f"sections {tuple(sections)} do not cover {len(thetas)} pairs")
+    axis = position_axis or (lambda k: k)
+    blocks = []
+    j = 0
+    for k, count in enumerate(sections):
+        for c in range(count):
+            t = thetas[c] if restart_per_section else thetas[j]
+            blocks.append(rotation(sp.sympify(positions[axis(k)]) * t))
+            j += 1
+    return sp.diag(*blocks)
+
+
+#: (d, sections) for the M-RoPE checks: 3 axes (t, h, w).
+MROPE_CASES: tuple[tuple[int, tuple[int, ...]], ...] = (
+    (6, (1, 1, 1)),
+    (12, (1, 2, 3)),
+    (12, (2, 2, 2)),
+)
+
+
+def mrope_relative_holds(
+    sections: Sequence[int], position_axis: Callable[[int], int] | None = None
+) -> bool:
+    """R(m_t,m_h,m_w)ᵀR(n_t,n_h,n_w) = R_spec(n_t−m_t, n_h−m_h, n_w−m_w).
+
+    The left side uses ``position_axis`` (the implementation under test), the
+    right side always the specification (section k uses axis k).
+    """
+    th = _thetas(sum(sections))
+    impl = lambda p: mrope_rotation(p, th, sections, position_axis)  # noqa: E731
+    return equal(
+        impl((_mt, _mh, _mw)).T * impl((_nt, _nh, _nw)),
+        mrope_rotation((_nt - _mt, _nh - _mh, _nw - _mw), th, sections),
+    )
+
+
+def mrope_text_reduces_holds(sections: Sequence[int], restart_per_section: bool = False) -> bool:
+    """R(m, m, m) = block_rotation(m, θ) (text tokens get ordinary 1-D RoPE)."""
+    th = _thetas(sum(sections))
+    return equal(
+        mrope_rotation((m, m, m), th, sections, restart_per_section=restart_per_section),
+        block_rotation(m, th),
+    )
+
+
+def _mrope() -> bool:
+    return _all(
+        mrope_relative_holds(sec) and mrope_text_reduces_holds(sec) for _d, sec in MROPE_CASES
+    )
+
+
+# --- 3-axis (dims in sixes) -----------------------------------------------
+
+
+def three_axis_rotation(m1_, m2_, m3_, thetas: Sequence) -> sp.Matrix:
+    """3-axis RoPE: group j of six dims = pairs rotated by m1·θj, m2·θj, m3·θj."""
+    blocks = []
+    for t in thetas:
+        blocks += [rotation(m1_ * t), rotation(m2_ * t), rotation(m3_ * t)]
+    return sp.diag(*blocks)
+
+
+def _three_axis_relative() -> bool:
+    def one(d):
+        th = _thetas(d // 6)
+        return equal(
+            three_axis_rotation(_mt, _mh, _mw, th).T * three_axis_rotation(_nt, _nh, _nw, th),
+            three_axis_rotation(_nt - _mt, _nh - _mh, _nw - _mw, th),
+        )
+
+    return _all(one(d) for d in (6, 12))
+
+
+# ---------------------------------------------------------------------------
 # Catalogue
 # ---------------------------------------------------------------------------
 
@@ -681,6 +1124,76 @@ PROOFS: tuple[Proof, ...] = (
         f"z_k = e^{{i(m−n)θ_k}} for d/2 = 1..3, by {_NF}; the bound follows by the "
         f"triangle inequality (numerical mpmath spot check: abel_bound_holds_numerically)",
         _abel_summation_decay,
+    ),
+    Proof(
+        "linear_scaling_is_position_interpolation",
+        "block_rotation(m, θ/s) = block_rotation(m/s, θ) and R'_mᵀR'_n = R_((n−m)/s) "
+        "(HF linear: inv_freq /= s)",
+        f"{_NF}; {_DIMS}, positive symbolic s",
+        _linear_scaling,
+    ),
+    Proof(
+        "ntk_keeps_highest_divides_lowest",
+        "b' = b·s^(d/(d−2)) ⇒ θ'_i = θ_i·s^(−2i/(d−2)); θ'_0 = θ_0 = 1, θ'_(d/2−1) = θ_(d/2−1)/s",
+        "θ_i = b^(−2i/d) with positive b, s; symbolic d = δ + 2 (δ > 0) and d in "
+        "(4,8,16,64,128), symbolic real i for the per-pair law; lhs − rhs reduced to 0 by "
+        "expand / powsimp(expand_power_base) / simplify / simplify(expand_log) "
+        "(no force=True)",
+        _ntk_keeps_highest,
+    ),
+    Proof(
+        "dynamic_ntk_reduces_to_unscaled_and_ntk",
+        "g(L) = s·L/L0 − (s−1), b'(L) = b·g(L)^(d/(d−2)): b'(L0) = b; "
+        "g((2s−1)L0/s) = s, so b'((2s−1)L0/s) = b·s^(d/(d−2)) (static NTK base)",
+        "positive symbolic b, s, L0; symbolic d = δ + 2 (δ > 0); lhs − rhs reduced to 0 by "
+        "simplifies_to_zero (SymPy equivalence rewrites, no force=True)",
+        dynamic_ntk_holds,
+    ),
+    Proof(
+        "yarn_ramp_continuous_and_ends",
+        "θ'_i = θ_i/s·r_i + θ_i·(1−r_i), r_i = clamp((i−low)/(high−low), 0, 1): r = 0 ⇒ θ, "
+        "r = 1 ⇒ θ/s; linear piece = constant piece at i = low (θ_low) and i = high "
+        "(θ_high/s); θ_i·L0/(2π) = n_rot at i = d·ln(L0/(2π n_rot))/(2 ln b)",
+        "θ_i = b^(−2i/d), symbolic real i, low, high, positive b, s, L0, n_rot, symbolic "
+        "d = δ + 2 (δ > 0) and d in (4,8,16,64,128) for the correction dim (untruncated, "
+        "i.e. before HF's floor/ceil and clamp); lhs − rhs reduced to 0 by simplifies_to_zero",
+        _yarn_ramp,
+    ),
+    Proof(
+        "yarn_attention_factor_scales_scores_by_square",
+        "x⊙(a·cos mθ) + rotate(x)⊙(a·sin mθ) = a·R_m x, so its scores are a²·qᵀR_(n−m)k; "
+        "0.1·ln s + 1 = 1 at s = 1; (0.1·μ·ln s + 1)/(0.1·μ_all·ln s + 1) = 1 at μ = μ_all",
+        f"{_NF}; interleaved layout for {_DIMS}, half-split (HF rotate_half, P R Pᵀ) for "
+        f"d in (4,8), positive symbolic a; attention factors by simplifies_to_zero with exact 1/10",
+        _yarn_attention_factor,
+    ),
+    Proof(
+        "llama3_bands_continuous_and_ends",
+        "sm = (L0/λ − lf)/(hf − lf), θ' = (1−sm)·θ/s + sm·θ, θ = 2π/λ: θ' = θ at "
+        "λ = L0/hf (high-frequency band), θ' = θ/s at λ = L0/lf (low-frequency band)",
+        "positive symbolic λ, L0, lf, hf, s; lhs − rhs reduced to 0 by simplifies_to_zero",
+        llama3_bands_hold,
+    ),
+    Proof(
+        "longrope_is_per_pair_linear",
+        "block_rotation(m, θ_i/f_i) = diag_i R((m/f_i)·θ_i), R'_mᵀR'_n = R'_(n−m); "
+        "√(1 + ln s/ln L0) = 1 at s = 1",
+        f"{_NF}; {_DIMS}, positive symbolic f_i; attention factor by simplifies_to_zero",
+        _longrope,
+    ),
+    Proof(
+        "mrope_relative_per_axis",
+        "M-RoPE (3 axes t,h,w; section k rotated by m_k·θ_j): "
+        "R(m_t,m_h,m_w)ᵀR(n_t,n_h,n_w) = R(n_t−m_t, n_h−m_h, n_w−m_w); R(m,m,m) = R_m (1-D)",
+        f"{_NF}; (d, sections) in (6,(1,1,1)), (12,(1,2,3)), (12,(2,2,2)), θ_j indexed over "
+        f"all d/2 pairs, symbolic θ_j and real positions",
+        _mrope,
+    ),
+    Proof(
+        "three_axis_relative",
+        "R_(m1,m2,m3)ᵀR_(n1,n2,n3) = R_(n1−m1, n2−m2, n3−m3) (3-axis, dims in sixes)",
+        f"{_NF}; d in (6,12), group j: pairs by m1·θj, m2·θj, m3·θj, symbolic θj",
+        _three_axis_relative,
     ),
 )
 
