@@ -17,7 +17,9 @@ Each adapter runs the library's real code path, not a re-implementation:
 HF attention works on (batch, heads, seq, head_dim) for Llama and GPT-NeoX, so those
 adapters transpose in and out; GPT-J rotates in (batch, seq, heads, head_dim) itself.
 Each adapter implements one pairing and ignores ``config.pairing`` (its spec says which).
-Scaled RoPE (``config.scaling``) is not adapted here and raises ``NotImplementedError``.
+``llama_scaled`` is Llama with ``config.scaling`` passed as HF ``rope_parameters``
+(linear, dynamic, yarn, llama3, longrope: HF's own ``ROPE_INIT_FUNCTIONS`` and
+``dynamic_rope_update``); the other adapters raise ``NotImplementedError`` for scaling.
 
 ``transformers`` is imported only inside the functions (``_modeling``), so importing this
 module imports nothing but torch. Works with transformers 4.x (``rope_theta``,
@@ -114,6 +116,60 @@ def llama_compiled(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig)
     rotation into one kernel; cos/sin from the eager ``LlamaRotaryEmbedding``). Shapes as ``llama``."""
     _unscaled(config, "llama_compiled")
     return _llama_with(x, positions, config, _compiled_apply())
+
+
+HF_SCALED_TYPES = ("linear", "dynamic", "yarn", "llama3", "longrope")
+
+
+def hf_rope_parameters(config: RopeConfig) -> tuple[dict, int]:
+    """``config.scaling`` as HF ``rope_parameters`` and the model's ``max_position_embeddings``.
+
+    HF's dynamic NTK reads its reference length from ``max_position_embeddings`` (ropecheck
+    names it ``original_max_position_embeddings``); for the other types the model length
+    is ``factor * original`` (so HF's consistency checks agree with ``factor``), and equals
+    the original for LongRoPE without ``factor`` (HF then derives factor 1 from their ratio).
+    """
+    params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.scaling.items()}
+    params["rope_theta"] = float(config.base)
+    if "original_max_position_embeddings" not in params:  # linear: no reference length
+        return params, 2048
+    original = int(params["original_max_position_embeddings"])
+    if config.rope_type == "dynamic":
+        del params["original_max_position_embeddings"]
+        return params, original
+    factor = params.get("factor")
+    return params, original if factor is None else max(original, int(factor * original))
+
+
+def _llama_scaled_rotary(config: RopeConfig, head_dim: int, device: torch.device) -> torch.nn.Module:
+    llama = _modeling("llama")
+    params, max_positions = hf_rope_parameters(config)
+    hf_config = llama.LlamaConfig(hidden_size=head_dim, num_attention_heads=1, num_key_value_heads=1,
+                                  head_dim=head_dim, max_position_embeddings=max_positions, rope_parameters=params)
+    return llama.LlamaRotaryEmbedding(config=hf_config).to(device)
+
+
+def llama_scaled(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """HF Llama with scaled RoPE: a fresh ``LlamaRotaryEmbedding`` per call, built from
+    ``config.scaling`` as ``rope_parameters`` (see ``hf_rope_parameters``), then
+    ``apply_rotary_pos_emb``. A fresh module per call because dynamic and LongRoPE
+    rewrite ``inv_freq`` inside ``forward`` (HF's cache only grows: a shared module keeps
+    the frequencies of the longest call seen). Shapes as ``llama``; transformers >= 5.
+    """
+    if config.rope_type not in HF_SCALED_TYPES + ("default",):
+        raise NotImplementedError(f"HF has no rope_type {config.rope_type!r}")
+    if config.axes > 1:
+        raise NotImplementedError("HF Llama has one position axis")
+    if config.rope_type == "default":
+        return llama(x, positions, config)
+    if config.rotary_dim != x.shape[-1]:
+        raise ValueError(f"HF Llama rotates the whole head: rotary_dim {config.rotary_dim} "
+                         f"must equal head_dim {x.shape[-1]}")
+    rotary = _llama_scaled_rotary(config, x.shape[-1], x.device)
+    cos, sin = rotary(x, position_ids=positions)
+    q = x.transpose(1, 2)
+    q_embed, _ = _modeling("llama").apply_rotary_pos_emb(q, q, cos, sin)
+    return q_embed.transpose(1, 2)
 
 
 # ---------------------------------------------------------------- GPT-NeoX
