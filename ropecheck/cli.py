@@ -22,8 +22,10 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     results = proofs.prove_all()
     rows = [(r.name, r.status, _clip(r.statement, 60), _clip(r.method.split("; ", 1)[-1], 70)) for r in results]
     print(text_table(("proof", "status", "statement", "method (full text in --json)"), rows))
-    print("\ndecision procedure: each entry of lhs - rhs: exp(I t) -> cos t + I sin t, expand_trig, "
-          "cos/sin -> c, s, remainder modulo c^2 + s^2 - 1 must be exactly 0")
+    print("\ndecision procedures: matrix identities: each entry of lhs - rhs: exp(I t) -> cos t + I sin t, "
+          "expand_trig, cos/sin -> c, s, remainder modulo c^2 + s^2 - 1 must be exactly 0; scalar scaling laws "
+          "(simplifies_to_zero): lhs - rhs must become exactly 0 under expand, powsimp, simplify or expand_log "
+          "with the symbols' declared signs (never force=True)")
     proved = sum(r.status == "proved" for r in results)
     print(f"\n{proved} of {len(results)} identities proved")
     for r in results:
@@ -158,6 +160,32 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_FAIL if slower else EXIT_OK
 
 
+def _cmd_identify(args: argparse.Namespace) -> int:
+    from ropecheck import identify
+    from ropecheck.storage import atomic_write_json
+    from ropecheck.table import text_table
+
+    if args.head_dim < 2 or args.head_dim % 2:
+        raise UsageError(f"--head-dim: expected an even number >= 2, got {args.head_dim}")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: CUDA is not available on this machine")
+    try:
+        fn = identify.load(args.target)
+    except identify.LoadError as exc:
+        raise UsageError(str(exc)) from None
+    result = identify.identify(fn, head_dim=args.head_dim, device=args.device)
+    print(text_table(("field", "value"), identify.rows(result)))
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"\n{result.message}")
+    if args.json:
+        atomic_write_json(args.json, result.to_json())
+    return EXIT_OK if result.explained else EXIT_FAIL
+
+
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -198,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--min-effect", type=float, default=0.05, help="smallest slowdown that counts (default 0.05)")
     compare.add_argument("--alpha", type=float, default=0.01, help="family-wise false-alarm rate (default 0.01)")
     compare.set_defaults(run=_cmd_compare)
+
+    ident = sub.add_parser("identify", help="infer the RoPE convention an unknown callable implements")
+    ident.add_argument("target", metavar="module:attr", help="the callable (adapter signature); ./ is put on sys.path")
+    ident.add_argument("--json", metavar="F", help="write the fitted convention as JSON to F")
+    ident.add_argument("--head-dim", type=int, default=64, metavar="N", help="head_dim of the probe (default 64)")
+    ident.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ident.set_defaults(run=_cmd_identify)
     return parser
 
 
