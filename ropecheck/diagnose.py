@@ -146,17 +146,11 @@ def _scaling_hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeCo
         yield ("NTK base multiplied by the factor itself (exponent d/(d-2) missing)",
                lambda: _with_inv_freq(x, positions, config, _ntk_without_exponent(config, oracle.call_length(positions))), loose)
     if config.axes > 1:
-        axes = config.axes
-        zero_axis = positions[..., :1].expand_as(positions)
+        first_axis = positions[..., :1].expand_as(positions)
         yield ("every pair uses the first axis's positions (multi-axis positions collapsed to one)",
-               lambda: oracle.rope(x, zero_axis, config))
+               lambda: oracle.rope(x, first_axis, config))
         yield ("the axes are taken in reverse order",
                lambda: oracle.rope(x, positions.flip(-1), config))
-        if "mrope_section" in sc:
-            yield ("M-RoPE sections applied to the pairs of the first half only and repeated (rotary_dim/2 misplaced)",
-                   lambda: oracle.rope(x, positions, config.replace(pairing="interleaved" if config.pairing == "half_split"
-                                                                    else "half_split")))
-        del axes
 
 
 def _inv_freq_at_length(config: RopeConfig, length: int) -> torch.Tensor:

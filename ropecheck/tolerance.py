@@ -19,6 +19,10 @@ element by element::
   ANGLE_REL = 2 times that worst case. ANGLE_ABS covers cos/sin evaluated in float32 (a couple of
   ulps absolute), so float64 inputs with float32 cos/sin tables are accepted.
 - the floor, two of the dtype's smallest normal numbers, accepts flush-to-zero.
+- with ``config.scaling``: the budget of a rotated pair scales with the attention factor,
+  the angle term uses the scaled angles and the NTK base, and adds per pair the float32
+  ulps a scaled ladder honestly loses (``scaling.freq_slack_ulps``: a division, or a
+  blend of theta and theta/s whose weight's rounding the blend amplifies by theta/theta').
 
 Angles formed in bfloat16 or float16 err by 2**-9 or 2**-12 of the angle, 8192 to 65536
 times the float32 slack, and are rejected as soon as |m theta| is a few radians.
