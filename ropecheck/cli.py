@@ -186,6 +186,29 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     return EXIT_OK if result.explained else EXIT_FAIL
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    import importlib.util
+    import time
+    from pathlib import Path
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {args.out!r} is an existing file; expected a folder (created if absent)")
+    if Path(args.results).exists() and not Path(args.results).is_dir():
+        raise UsageError(f"--results: {args.results!r} is not a folder")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("report needs matplotlib: install ropecheck[plots] (pip install 'ropecheck[plots]')")
+    from ropecheck.table import text_table
+    from ropecheck.visual import build
+
+    start = time.perf_counter()
+    out, horizons = build.build(out, args.results)
+    print(text_table(("implementation", "dtype", "precision horizon", "max err/allowed"),
+                     [(r.implementation, r.dtype, r.horizon_text, f"{r.max_ratio:.3g}") for r in horizons.itertuples()]))
+    print(f"\nwrote {out / 'index.html'} and {out / 'report.md'} ({time.perf_counter() - start:.1f} s)")
+    return EXIT_OK
+
+
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -233,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     ident.add_argument("--head-dim", type=int, default=64, metavar="N", help="head_dim of the probe (default 64)")
     ident.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ident.set_defaults(run=_cmd_identify)
+
+    rep = sub.add_parser("report", help="write an HTML (and markdown) report with figures to --out")
+    rep.add_argument("--out", default="report", metavar="DIR", help="folder for index.html, report.md, figures/ (default: ./report)")
+    rep.add_argument("--results", default="results", metavar="DIR", help="folder of result tables (default: ./results)")
+    rep.set_defaults(run=_cmd_report)
     return parser
 
 

@@ -1,0 +1,124 @@
+"""The report page: a small model (sections of text, tables, code and figures) rendered
+as one self-contained HTML file (inline CSS, images by relative path) and as markdown."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Code:
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    src: str  # relative to the page, e.g. "figures/decay.png"
+    caption: str
+    alt: str
+
+
+@dataclass
+class Section:
+    anchor: str
+    title: str
+    blocks: list = field(default_factory=list)
+
+
+CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
+table { border-collapse: collapse; font-size: 12px; margin: 1em 0; display: block; overflow-x: auto; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: left; white-space: nowrap; }
+th { background: #f0f0f0; }
+td.FAILED, td.ERROR { background: #fbd5d5; font-weight: bold; } td.passed { background: #e3f5e1; }
+td.skipped { color: #888; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 13px; color: #444; margin-top: .4em; }
+pre { background: #f6f6f6; padding: .6em; overflow-x: auto; font-size: 12px; white-space: pre-wrap; }
+"""
+
+IMAGE_CHECK = """<script>
+function ropecheckCountImages() {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
+  document.body.dataset.imagesOk = ok;
+  document.body.dataset.images = imgs.length;
+}
+window.addEventListener("load", ropecheckCountImages);
+</script>"""
+
+
+def _cell_class(value: str) -> str:
+    return f' class="{value}"' if value in ("passed", "FAILED", "ERROR", "skipped") else ""
+
+
+def _html_block(block) -> str:
+    e = html.escape
+    if isinstance(block, Text):
+        return f"<p>{e(block.text)}</p>"
+    if isinstance(block, Table):
+        head = "".join(f"<th>{e(h)}</th>" for h in block.header)
+        body = "".join("<tr>" + "".join(f"<td{_cell_class(str(c))}>{e(str(c))}</td>" for c in row) + "</tr>"
+                       for row in block.rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if isinstance(block, Code):
+        return f"<p><b>{e(block.title)}</b></p><pre>{e(block.text)}</pre>"
+    if isinstance(block, Figure):
+        return (f'<figure><img src="{e(block.src, quote=True)}" alt="{e(block.alt, quote=True)}">'
+                f"<figcaption>{e(block.caption)}</figcaption></figure>")
+    raise TypeError(f"unknown block {block!r}")
+
+
+def to_html(title: str, intro: str, sections: list[Section]) -> str:
+    """The whole page: title, intro, table of contents, sections, the image-count script."""
+    e = html.escape
+    toc = "".join(f'<li><a href="#{e(s.anchor, quote=True)}">{e(s.title)}</a></li>' for s in sections)
+    parts = [f'<section id="{e(s.anchor, quote=True)}"><h2>{e(s.title)}</h2>'
+             + "\n".join(_html_block(b) for b in s.blocks) + "</section>" for s in sections]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{e(title)}</title><style>{CSS}</style></head>\n<body>\n<h1>{e(title)}</h1>\n"
+            f"<p>{e(intro)}</p>\n<nav><h2>Contents</h2><ol>{toc}</ol></nav>\n" + "\n".join(parts)
+            + f"\n{IMAGE_CHECK}\n</body></html>\n")
+
+
+def _md_cell(value) -> str:
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def _md_block(block) -> str:
+    if isinstance(block, Text):
+        return block.text
+    if isinstance(block, Table):
+        lines = ["| " + " | ".join(_md_cell(h) for h in block.header) + " |",
+                 "|" + "---|" * len(block.header)]
+        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+        return "\n".join(lines)
+    if isinstance(block, Code):
+        fence = "````" if "```" in block.text else "```"
+        return f"**{_md_cell(block.title)}**\n\n{fence}\n{block.text}\n{fence}"
+    if isinstance(block, Figure):
+        caption = block.caption.replace("[", "(").replace("]", ")").replace("\n", " ")
+        return f"![{caption}]({block.src})\n\n*{caption}*"
+    raise TypeError(f"unknown block {block!r}")
+
+
+def to_markdown(title: str, intro: str, sections: list[Section]) -> str:
+    """The same page as markdown, figures as ``![caption](figures/x.png)``."""
+    toc = "\n".join(f"{i}. [{s.title}](#{s.anchor})" for i, s in enumerate(sections, 1))
+    body = "\n\n".join(f'<a id="{s.anchor}"></a>\n\n## {s.title}\n\n' + "\n\n".join(_md_block(b) for b in s.blocks)
+                       for s in sections)
+    return f"# {title}\n\n{intro}\n\n{toc}\n\n{body}\n"
