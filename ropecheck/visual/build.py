@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ropecheck.bench.plot import throughput_plots
 from ropecheck.visual import data, figures, page
 from ropecheck.visual.page import Code, Figure, Section, Table, Text
 
@@ -115,16 +116,14 @@ def bench_section(results: Path, folder: Path) -> Section:
             continue
         tag = name.split("/")[0]
         meta = data.metadata(table)
-        p1 = figures.throughput(table, folder, tag)
-        p2 = figures.roofline(table, folder, tag)
-        sec.blocks += [
-            Text(f"{results / name}: {len(table)} rows; {meta}."),
-            _fig(p1, f"Achieved GB/s against tokens per call, forward prefill, per implementation; black dashed: "
-                     f"a plain copy of the same bytes (the roofline). From {results / name} ({meta}).",
-                 f"throughput {tag}"),
-            _fig(p2, f"Fraction of the copy roofline (gbps / copy_gbps) at the largest forward prefill shape. "
-                     f"From {results / name} ({meta}).", f"roofline fraction {tag}"),
-        ]
+        sec.blocks.append(Text(f"{results / name}: {len(table)} rows; {meta}."))
+        for path in throughput_plots(table, folder):  # the same figures as `ropecheck bench --plot`
+            sec.blocks.append(_fig(path, f"Achieved GB/s against tokens per call ({path.stem.removeprefix('throughput_')}), "
+                                         "prefill, per implementation; black dashed: a plain copy of the same bytes "
+                                         f"(the roofline). From {results / name} ({meta}).", f"throughput {path.stem}"))
+        sec.blocks.append(_fig(figures.roofline(table, folder, tag),
+                               f"Fraction of the copy roofline (gbps / copy_gbps) at the largest forward prefill shape. "
+                               f"From {results / name} ({meta}).", f"roofline fraction {tag}"))
     return sec
 
 

@@ -126,37 +126,6 @@ def rotation(x: tuple[float, float], thetas: tuple[float, float], folder: str | 
     return _save(fig, folder, "rotation.png")
 
 
-def throughput(table: pd.DataFrame, folder: str | Path, name: str) -> Path:
-    """Achieved GB/s against tokens per call, one panel per dtype (forward prefill rows with
-    heads == kv_heads and head_dim 128 where there are such), copy roofline dashed black."""
-    plt = _pyplot()
-    rows = table[(table["kind"] == "prefill") & (table["pass"] == "fwd")]
-    narrowed = rows[(rows["heads"] == rows["kv_heads"]) & (rows["head_dim"] == 128)]
-    rows = narrowed if not narrowed.empty else rows
-    dtypes = sorted(rows["dtype"].unique())
-    fig, axes = plt.subplots(1, max(len(dtypes), 1), figsize=(5.2 * max(len(dtypes), 1), 4), squeeze=False)
-    for ax, dtype in zip(axes[0], dtypes):
-        group = rows[rows["dtype"] == dtype]
-        for impl, lines in group.groupby("implementation"):
-            lines = lines.groupby("tokens", as_index=False)[["gbps", "copy_gbps"]].median().sort_values("tokens")
-            if impl == "copy":
-                ax.plot(lines["tokens"], lines["gbps"], color="black", linestyle="--", linewidth=2, label="copy (roofline)")
-            else:
-                ax.plot(lines["tokens"], lines["gbps"], marker="o", markersize=3, label=impl)
-        if "copy" not in set(group["implementation"]) and "copy_gbps" in group:
-            roof = group.groupby("tokens", as_index=False)["copy_gbps"].median().sort_values("tokens")
-            ax.plot(roof["tokens"], roof["copy_gbps"], color="black", linestyle="--", label="copy (roofline)")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("tokens per call (batch × seq)")
-        ax.set_ylabel("GB/s")
-        ax.set_title(f"{dtype}, forward", fontsize=9)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    return _save(fig, folder, f"throughput_{name}.png")
-
-
 def roofline(table: pd.DataFrame, folder: str | Path, name: str) -> Path:
     """Fraction of the copy roofline (gbps / copy_gbps) per implementation and dtype, at the
     largest forward prefill shape of the table (bars)."""
