@@ -46,8 +46,7 @@ def test_correct_scaled_rope_conforms_for_every_rope_type(pairing):
 
 @pytest.mark.parametrize("rope_type", SCALED)
 def test_each_rope_type_alone_conforms(rope_type):
-    result = verify("correct_scaled", names=("oracle_agreement", "relative_position", "norm_preservation",
-                                              "chunked_equals_whole", "gradients"), scaling=[rope_type])
+    result = verify("correct_scaled", names=("oracle_agreement", "chunked_equals_whole"), scaling=[rope_type])
     assert result.conforms, [(p.name, p.message) for p in result.properties if p.status == "failed"]
 
 

@@ -63,8 +63,7 @@ def test_hf_llama_scaled_fails_only_with_the_rotary_dim_2_finding():
         assert p.status in ("passed", "skipped") or _the_finding(p), (p.name, p.status, p.message, p.counterexample)
 
 
-@pytest.mark.parametrize("name", ["oracle_agreement", "relative_position", "norm_preservation", "chunked_equals_whole",
-                                  "per_row_positions", "gradients"])
+@pytest.mark.parametrize("name", ["oracle_agreement", "relative_position", "chunked_equals_whole", "gradients"])
 def test_hf_llama_scaled_holds_every_property_apart_from_the_finding(name):
     spec = load_spec(SPECS / "hf-llama-scaled.toml")
     subject = properties.Subject(hf.llama_scaled, spec, "cpu")
@@ -88,6 +87,7 @@ def test_qwen2_vl_mrope_agrees_with_the_oracle():
     assert result.ok, result.describe()
 
 
+@pytest.mark.slow  # tox -e conformance verifies specs/hf-qwen2-vl-mrope.toml itself
 def test_qwen2_vl_mrope_conforms():
     result = engine.verify(load_spec(SPECS / "hf-qwen2-vl-mrope.toml"), "hf-qwen2-vl-mrope", profile="ci", isolate=False)
     assert result.conforms, [(p.name, p.message) for p in result.properties if p.status == "failed"]
