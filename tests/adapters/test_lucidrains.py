@@ -19,11 +19,12 @@ import torch
 
 pytest.importorskip("rotary_embedding_torch")
 
-from ropecheck import RopeConfig, engine, tolerance, variants  # noqa: E402
+from ropecheck import engine, variants  # noqa: E402
 from ropecheck.adapters import lucidrains  # noqa: E402
 from ropecheck.spec import load_spec, spec_from_mapping  # noqa: E402
 from crash_findings import assert_only_the_rotary_dim_2_crash as assert_only_the_crash  # noqa: E402
 from crash_findings import half_precision_positions  # noqa: E402
+from oracle_check import check_against_oracle  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SPECS = HERE.parent.parent / "specs"
@@ -34,17 +35,6 @@ CASES = [  # rotary_dim, head_dim, base, positions (batch, seq)
     (8, 16, 500.0, [[5, 6, 7, 8, 9], [100, 3, 4, 4, 0]]),  # per-row offset; arbitrary, unsorted
     (4, 6, 1e6, [[131071, 0, 70000, 2, 9], [17, 18, 19, 20, 21]]),  # partial, large positions
 ]
-
-
-def check_against_oracle(fn, rotary_dim, head_dim, base, positions, dtype=torch.float32):
-    """fn(x, positions, config) on x: (batch, seq, 3, head_dim) equals the oracle within the model."""
-    pos = torch.tensor(positions)
-    x = torch.randn(*pos.shape, 3, head_dim, generator=torch.Generator().manual_seed(head_dim)).to(dtype)
-    config = RopeConfig(base=base, rotary_dim=rotary_dim, pairing="interleaved", head_dim=head_dim)
-    y = fn(x, pos, config)
-    assert y.shape == x.shape and y.dtype == x.dtype
-    result = tolerance.compare(y, x, pos, config)
-    assert result.ok, result.describe()
 
 
 @pytest.mark.parametrize("adapter", sorted(ADAPTERS))
@@ -74,11 +64,11 @@ def test_finding_rotary_dim_2_cannot_be_constructed():
 def test_finding_rotate_queries_or_keys_forms_bfloat16_positions():
     """Position 257 in bfloat16 is rotated as 256; the angles-from-forward adapter is right."""
     positions = [[257]]
-    check_against_oracle(lucidrains.rope, 8, 8, 10000.0, positions, torch.bfloat16)
-    check_against_oracle(lucidrains.rotate_queries_or_keys, 8, 8, 10000.0, positions, torch.float32)
+    check_against_oracle(lucidrains.rope, 8, 8, 10000.0, positions, dtype=torch.bfloat16)
+    check_against_oracle(lucidrains.rotate_queries_or_keys, 8, 8, 10000.0, positions, dtype=torch.float32)
     with pytest.raises(AssertionError):
-        check_against_oracle(lucidrains.rotate_queries_or_keys, 8, 8, 10000.0, positions, torch.bfloat16)
-    check_against_oracle(lucidrains.rotate_queries_or_keys, 8, 8, 10000.0, [[256]], torch.bfloat16)
+        check_against_oracle(lucidrains.rotate_queries_or_keys, 8, 8, 10000.0, positions, dtype=torch.bfloat16)
+    check_against_oracle(lucidrains.rotate_queries_or_keys, 8, 8, 10000.0, [[256]], dtype=torch.bfloat16)
 
 
 def rope_unless_rotary_dim_2(x, positions, config):

@@ -14,9 +14,10 @@ import torch
 
 pytest.importorskip("torchtune")
 
-from ropecheck import RopeConfig, engine, tolerance  # noqa: E402
+from ropecheck import RopeConfig, engine  # noqa: E402
 from ropecheck.adapters import torchtune  # noqa: E402
 from ropecheck.spec import load_spec  # noqa: E402
+from oracle_check import check_against_oracle  # noqa: E402
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "torchtune.toml"
 
@@ -27,25 +28,14 @@ CASES = [  # head_dim (= rotary_dim), base, positions (batch, seq)
 ]
 
 
-def check_against_oracle(head_dim, base, positions, dtype=torch.float32):
-    """The adapter on x: (batch, seq, 3, head_dim) equals the oracle within the model."""
-    pos = torch.tensor(positions)
-    x = torch.randn(*pos.shape, 3, head_dim, generator=torch.Generator().manual_seed(head_dim)).to(dtype)
-    config = RopeConfig(base=base, rotary_dim=head_dim, pairing="interleaved", head_dim=head_dim)
-    y = torchtune.rope(x, pos, config)
-    assert y.shape == x.shape and y.dtype == x.dtype
-    result = tolerance.compare(y, x, pos, config)
-    assert result.ok, result.describe()
-
-
 @pytest.mark.parametrize("head_dim, base, positions", CASES)
 def test_adapter_equals_the_oracle(head_dim, base, positions):
-    check_against_oracle(head_dim, base, positions)
+    check_against_oracle(torchtune.rope, head_dim, head_dim, base, positions)
 
 
 def test_table_grows_with_positions_without_stale_results():
     for positions in ([[3, 7]], [[70000, 131071]], [[3, 7]]):
-        check_against_oracle(8, 10000.0, positions)
+        check_against_oracle(torchtune.rope, 8, 8, 10000.0, positions)
     assert torchtune.table_length(0) == torchtune.table_length(4095) == 4096
     assert torchtune.table_length(4096) == 8192 and torchtune.table_length(131071) == 131072
 

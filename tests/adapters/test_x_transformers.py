@@ -18,10 +18,11 @@ import torch
 
 pytest.importorskip("x_transformers")
 
-from ropecheck import RopeConfig, engine, tolerance, variants  # noqa: E402
+from ropecheck import engine, variants  # noqa: E402
 from ropecheck.adapters import x_transformers  # noqa: E402
 from ropecheck.spec import load_spec, spec_from_mapping  # noqa: E402
 from crash_findings import assert_only_the_rotary_dim_2_crash as assert_only_the_crash  # noqa: E402
+from oracle_check import check_against_oracle  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SPEC = HERE.parent.parent / "specs" / "x-transformers.toml"
@@ -33,25 +34,14 @@ CASES = [  # rotary_dim, head_dim, base, positions (batch, seq)
 ]
 
 
-def check_against_oracle(rotary_dim, head_dim, base, positions, dtype=torch.float32):
-    """The adapter on x: (batch, seq, 3, head_dim) equals the oracle within the model."""
-    pos = torch.tensor(positions)
-    x = torch.randn(*pos.shape, 3, head_dim, generator=torch.Generator().manual_seed(head_dim)).to(dtype)
-    config = RopeConfig(base=base, rotary_dim=rotary_dim, pairing="interleaved", head_dim=head_dim)
-    y = x_transformers.rope(x, pos, config)
-    assert y.shape == x.shape and y.dtype == x.dtype
-    result = tolerance.compare(y, x, pos, config)
-    assert result.ok, result.describe()
-
-
 @pytest.mark.parametrize("rotary_dim, head_dim, base, positions", CASES)
 def test_adapter_equals_the_oracle(rotary_dim, head_dim, base, positions):
-    check_against_oracle(rotary_dim, head_dim, base, positions)
+    check_against_oracle(x_transformers.rope, rotary_dim, head_dim, base, positions)
 
 
 def test_shared_modules_give_no_stale_results():
     for base in (10000.0, 77.0, 10000.0):
-        check_against_oracle(8, 8, base, [[3, 9000, 2]])
+        check_against_oracle(x_transformers.rope, 8, 8, base, [[3, 9000, 2]])
 
 
 def test_importing_the_adapter_does_not_import_the_library():
