@@ -19,10 +19,8 @@ to 2**53, which ``tests/test_oracle.py`` checks against mpmath at positions up t
 
 from __future__ import annotations
 
-import functools
 import math
 
-import mpmath
 import numpy as np
 import torch
 
@@ -30,25 +28,6 @@ from ropecheck import scaling
 from ropecheck.config import RopeConfig
 
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for float64
-
-
-@functools.lru_cache(maxsize=256)
-def _turns_double_double(base: float, rotary_dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies in turns per position, ``base**(-2i/rotary_dim) / (2 pi)``, as hi + lo.
-
-    Returns:
-        two float64 arrays of shape (rotary_dim // 2,), hi and lo.
-    """
-    with mpmath.workdps(60):
-        base_mp = mpmath.mpf(base)
-        two_pi = 2 * mpmath.pi
-        hi, lo = [], []
-        for i in range(rotary_dim // 2):
-            turns = base_mp ** (-mpmath.mpf(2 * i) / rotary_dim) / two_pi
-            h = float(turns)
-            hi.append(h)
-            lo.append(float(turns - mpmath.mpf(h)))
-    return np.array(hi), np.array(lo)
 
 
 def inv_freq(config: RopeConfig, length: int = 0) -> torch.Tensor:
@@ -63,8 +42,7 @@ def inv_freq(config: RopeConfig, length: int = 0) -> torch.Tensor:
 
 
 def _turns(config: RopeConfig, length: int) -> tuple[np.ndarray, np.ndarray]:
-    if not config.scaling:
-        return _turns_double_double(config.base, config.rotary_dim)
+    """Per-pair frequencies in turns as double-doubles (``scaling.turns``, mpmath, cached)."""
     return scaling.turns(config.base, config.rotary_dim, config.scaling, length)
 
 
