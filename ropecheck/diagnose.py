@@ -138,7 +138,7 @@ def _scaling_hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeCo
     if kind in ("dynamic", "longrope"):
         seq = positions.shape[1]
         yield (f"takes the {kind} length from the sequence length ({seq}) instead of the largest position + 1",
-               lambda: _with_inv_freq(x, positions, config, _inv_freq_at_length(config, seq)), loose)
+               lambda: _with_inv_freq(x, positions, config, oracle.inv_freq(config, seq)), loose)
     if kind == "dynamic":
         yield ("static NTK (base * factor**(d/(d-2)) whatever the length), not dynamic",
                lambda: oracle.rope(x, positions, _scaled(config, rope_type="ntk", original_max_position_embeddings=None)), loose)
@@ -151,11 +151,6 @@ def _scaling_hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeCo
                lambda: oracle.rope(x, first_axis, config))
         yield ("the axes are taken in reverse order",
                lambda: oracle.rope(x, positions.flip(-1), config))
-
-
-def _inv_freq_at_length(config: RopeConfig, length: int) -> torch.Tensor:
-    hi, lo = scaling.turns(config.base, config.rotary_dim, config.scaling, length)
-    return torch.from_numpy((hi + lo) * (2 * math.pi))
 
 
 def _reversed_yarn(config: RopeConfig) -> torch.Tensor:

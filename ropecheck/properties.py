@@ -265,8 +265,6 @@ def _chunked(subject: Subject, case: RopeCase) -> float:
     head, tail = x[:, :k].clone(), x[:, k:].clone()
     y_head = call(subject, case, head, pos[:, :k].contiguous())
     y_tail = call(subject, case, tail, pos[:, k:].contiguous())
-    y = torch.cat([y_head.detach().cpu(), y_tail.detach().cpu()], dim=1)
-    cause = f"applying it in chunks (positions split at {k}) differs from the whole"
     if case.config.rope_type in CALL_DEPENDENT:  # each chunk against the oracle (and budget) of its own call
         result = max((tolerance.compare(y_head, x[:, :k], pos[:, :k], case.config),
                       tolerance.compare(y_tail, x[:, k:], pos[:, k:], case.config)), key=lambda r: r.worst_ratio)
@@ -275,7 +273,8 @@ def _chunked(subject: Subject, case: RopeCase) -> float:
                                  f"({case.config.rope_type} frequencies follow each call's largest position)",
                                  case, result.describe(), result.worst_ratio)
         return result.worst_ratio
-    return _judge(subject, case, y, x, pos, cause)
+    y = torch.cat([y_head.detach().cpu(), y_tail.detach().cpu()], dim=1)
+    return _judge(subject, case, y, x, pos, f"applying it in chunks (positions split at {k}) differs from the whole")
 
 
 LAYOUTS = ("transposed", "sliced_heads", "padded_head_dim", "sliced_batch_seq", "strided_last_dim")

@@ -303,13 +303,21 @@ def freq_slack_ulps(base: float, rotary_dim: int, scaling: Mapping | None, lengt
     (1 - 1/s) theta dw, which relative to the blended frequency is amplified by
     theta / theta'. Returns float64 (rotary_dim // 2,), in units of float32 eps.
     """
-    pairs = rotary_dim // 2
     rope_type = (scaling or {}).get("rope_type", "default")
+    length_key = effective_length(rope_type, scaling, length) if scaling else 0
+    return _slack_cached(float(base), int(rotary_dim), _key(scaling), length_key)
+
+
+@functools.lru_cache(maxsize=512)
+def _slack_cached(base: float, rotary_dim: int, scaling_key, length_key) -> np.ndarray:
+    scaling = dict(scaling_key)
+    pairs = rotary_dim // 2
+    rope_type = scaling.get("rope_type", "default")
     if rope_type in ("default", "ntk", "dynamic"):
         return np.zeros(pairs)
     if rope_type in ("linear", "longrope"):
         return np.full(pairs, 2.0)
-    hi, lo = turns(base, rotary_dim, scaling, length)
+    hi, lo = _turns_cached(base, rotary_dim, scaling_key, length_key)
     scaled = (hi + lo) * 2 * math.pi
     theta = np.array([float(mpmath.mpf(base) ** (-e)) for e in exponents(scaling, rotary_dim)])
     s = float(scaling["factor"])
