@@ -1,7 +1,7 @@
 """Long-context scaling and multi-axis RoPE: a correct independent implementation of every
 rope_type conforms, and each broken scaling is rejected with its cause named.
 
-In-process, profile ``ci`` (what users get by default). The mutants live in
+In-process, profile ``ci`` (what users get by default; ``dev`` for one subtle mutant, see SUBTLE). The mutants live in
 ``scaling_mutants.py``.
 """
 
@@ -27,13 +27,13 @@ def make_spec(fn: str, **overrides):
 
 
 @functools.lru_cache(maxsize=None)
-def _verify(fn: str, overrides_json: str, names: tuple[str, ...] | None):
-    return engine.verify(make_spec(fn, **json.loads(overrides_json)), fn, profile="ci", isolate=False,
+def _verify(fn: str, overrides_json: str, names: tuple[str, ...] | None, profile: str):
+    return engine.verify(make_spec(fn, **json.loads(overrides_json)), fn, profile=profile, isolate=False,
                          names=None if names is None else list(names))
 
 
-def verify(fn: str, names=None, **overrides):
-    return _verify(fn, json.dumps(overrides, sort_keys=True), None if names is None else tuple(names))
+def verify(fn: str, names=None, profile="ci", **overrides):
+    return _verify(fn, json.dumps(overrides, sort_keys=True), None if names is None else tuple(names), profile)
 
 
 @pytest.mark.parametrize("pairing", ["half_split", "interleaved"])
@@ -57,6 +57,11 @@ def test_correct_multi_axis_conforms(multi_axis):
 
 
 # (mutant, the rope_types its spec claims, property that must fail, words the report must contain)
+# Ignoring YaRN's truncate only moves the few ramp pairs by a fraction of a step, and only
+# when truncate is true: the ci profile's 100 examples met such a case or not depending on
+# which other test modules were imported (the derandomised search is not stable across
+# them), so that mutant is searched with the dev profile (400 examples).
+SUBTLE = {"yarn_ignores_truncate": "dev"}
 MUTANTS = [
     ("linear_multiplies", ["linear"], "oracle_agreement", "multiplies by factor"),
     ("ntk_without_exponent", ["ntk"], "oracle_agreement", "exponent d/(d-2) missing"),
@@ -76,7 +81,7 @@ MUTANTS = [
 
 @pytest.mark.parametrize("fn, types, prop, words", MUTANTS, ids=[f"{m[0]}-{m[2]}" for m in MUTANTS])
 def test_broken_scaling_is_rejected_with_its_cause(fn, types, prop, words):
-    result = verify(fn, names=(prop,), scaling=types)
+    result = verify(fn, names=(prop,), profile=SUBTLE.get(fn, "ci"), scaling=types)
     (p,) = result.properties
     assert p.status == "failed", f"{fn}: {prop} {p.status}: {p.message}"
     assert words in p.message, f"{fn}: the report does not name the cause ({words!r}): {p.message}"
