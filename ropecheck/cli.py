@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
+from pathlib import Path
 from typing import Sequence
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -44,84 +47,191 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from ropecheck import registry
     from ropecheck.table import text_table
 
+    items = registry.known(args.specs)
+    hidden = registry.shadowed(items)
     rows = []
-    for item in registry.known(args.specs):
+    for i, item in enumerate(items):
+        note = f"; shadowed: the name means the {hidden[i].source} one" if i in hidden else ""
         if item.spec is None:
-            rows.append((item.name, item.source, "-", "-", "-", f"invalid: {item.error}"))
+            rows.append((item.name, item.source, "-", "-", "-", f"invalid: {item.error}{note}"))
         else:
             s = item.spec
-            rows.append((s.name, item.source, s.pairing, s.base, ",".join(s.devices), s.origin))
+            rows.append((s.name, item.source, s.pairing, s.base, ",".join(s.devices), f"{s.origin}{note}"))
     print(text_table(("name", "source", "pairing", "base", "devices", "origin"), rows))
     return EXIT_OK
 
 
-def _cmd_verify(args: argparse.Namespace) -> int:
-    from ropecheck import engine, profiles, registry, report
-    from ropecheck.spec import SpecError
-    from ropecheck.storage import atomic_write_json, atomic_write_text
+def _timeout(value: float | None, option: str = "--timeout") -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{option}: expected a positive number of CPU seconds, got {value!r}")
+    return value
 
-    if args.profile not in profiles.PROFILES:
-        raise UsageError(f"--profile: expected one of {', '.join(profiles.PROFILES)}, got {args.profile!r}")
-    targets = []
+
+def _outputs(**paths: str | None) -> None:
+    """Check every output option before any work: a run never ends in a traceback about them."""
+    from ropecheck.storage import output_problem
+
+    for option, path in paths.items():
+        if path is not None:
+            problem = output_problem(path)
+            if problem:
+                raise UsageError(f"--{option.replace('_', '-')}: {problem}")
+
+
+def _cuda_requested(device: str | None) -> None:
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: CUDA is not available on this machine")
+
+
+def _resolve(targets: list[str], folder: str = "specs") -> list[tuple]:
+    """(spec, reference) for every target, names unique; SpecError becomes a usage error."""
+    from ropecheck import registry
+    from ropecheck.spec import SpecError
+
+    resolved = []
     try:
-        for target in args.targets:
-            targets += registry.resolve(target, args.specs)
+        for target in targets:
+            resolved += registry.resolve(target, folder, warn=_warn)
         names: dict[str, str] = {}
-        for spec, _ in targets:
+        for spec, _ in resolved:
             if spec.name in names and names[spec.name] != spec.origin:
                 raise SpecError(spec.origin, "name", f"{spec.name!r} is also the name of {names[spec.name]}; names must be unique")
             names[spec.name] = spec.origin
-            if not spec.missing_requirements():
-                spec.load_callable()
     except SpecError as exc:
         raise UsageError(str(exc)) from None
-    seen, results = set(), []
-    for spec, ref in targets:
-        if spec.name in seen:
-            continue
-        seen.add(spec.name)
-        print(f"verifying {spec.name} ({spec.origin}) ...", file=sys.stderr, flush=True)
-        results.append(engine.verify(spec, ref, profile=args.profile, device=args.device, timeout=args.timeout))
-    print(report.text_report(results))
+    unique, seen = [], set()
+    for spec, ref in resolved:
+        if spec.name not in seen:
+            seen.add(spec.name)
+            unique.append((spec, ref))
+    return unique
+
+
+def _warn(text: str) -> None:
+    from ropecheck.table import printable
+
+    print(f"ropecheck: note: {printable(text)}", file=sys.stderr, flush=True)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from ropecheck import engine, profiles, report
+    from ropecheck.isolation import Stop
+    from ropecheck.storage import atomic_write_json, atomic_write_text
+    from ropecheck.table import printable
+
+    if args.profile not in profiles.PROFILES:
+        raise UsageError(f"--profile: expected one of {', '.join(profiles.PROFILES)}, got {args.profile!r}")
+    _timeout(args.timeout)
+    _outputs(json=args.json, markdown=args.markdown)
+    _cuda_requested(args.device)
+    targets = _resolve(args.targets, args.specs)
+    partial: dict[str, list] = {spec.name: [] for spec, _ in targets}
+
+    def on_result(result, row) -> None:
+        partial[result.name].append(row)
+        print(printable(f"  {result.name} · {row.name} [{row.device}] {row.status}"), file=sys.stderr, flush=True)
+        if args.json:  # what finished survives whatever stops the run
+            atomic_write_json(args.json, report.json_report(
+                [engine.ImplementationResult(spec.name, spec.origin, partial[spec.name]) for spec, _ in targets],
+                complete=False))
+
+    stop = Stop()
+    try:
+        with stop.on_signals():
+            results = engine.verify_all(targets, profile=args.profile, device=args.device, timeout=args.timeout,
+                                        on_result=on_result, stop=stop)
+    except engine.LoadError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        stop.close()
+    print(printable(report.text_report(results)))
+    interrupted = stop.signum
     if args.json:
-        atomic_write_json(args.json, report.json_report(results))
+        atomic_write_json(args.json, report.json_report(results, interrupted=interrupted))
     if args.markdown:
         atomic_write_text(args.markdown, report.markdown_report(results))
+    if interrupted is not None:
+        print(f"ropecheck: interrupted by {signal.Signals(interrupted).name}; the results above are what finished",
+              file=sys.stderr)
+        return 128 + interrupted
     return EXIT_OK if all(r.conforms for r in results) else EXIT_FAIL
 
 
+def _preload(targets: list[tuple], timeout: float | None) -> None:
+    """Import every runnable target's callable in a checking process first: an import
+    that raises, exits or hangs is a usage error naming the spec file and ``callable``."""
+    from ropecheck import engine
+    from ropecheck.isolation import Stop
+
+    runnable = [spec for spec, _ in targets if not spec.missing_requirements()]
+    stop = Stop()
+    try:
+        with stop.on_signals(), engine.Pool(stop) as pool:
+            pool.preload(runnable, engine.limits_for("ci", timeout))
+    except engine.LoadError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        stop.close()
+    if stop.signum is not None:
+        raise Stopped(stop.signum)
+
+
+class Stopped(Exception):
+    """A signal stopped a command that has nothing partial to write."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from ropecheck import registry
     from ropecheck.bench import plot, run, table
     from ropecheck.conformance_table import library_version
-    from ropecheck.spec import SpecError
+    from ropecheck.isolation import Interrupted, Stop
     from ropecheck.storage import atomic_write_csv
+    from ropecheck.table import printable
 
     if not args.out.endswith(".csv"):
         raise UsageError(f"--out: expected a .csv path, got {args.out!r}")
+    _outputs(out=args.out)
+    _timeout(args.timeout)
     if args.plot:
         import importlib.util
 
         if importlib.util.find_spec("matplotlib") is None:
             raise UsageError("--plot needs matplotlib: pip install 'ropecheck[plots]'")
-    try:
-        specs = [spec for target in args.targets for spec, _ in registry.resolve(target)]
-        for spec in specs:
-            if not spec.missing_requirements():
-                spec.load_callable()
-    except SpecError as exc:
-        raise UsageError(str(exc)) from None
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: CUDA is not available on this machine")
-    passes = ["fwd"] if args.quick else ["fwd", "fwd+bwd"]
-    rows = run.collect(args.targets, args.device, args.quick, passes)
-    if not rows:
+        _outputs(plot=str(Path(args.plot) / "x.png"))
+    _cuda_requested(args.device)
+    targets = _resolve(args.targets)
+    if not any(not s.missing_requirements() and args.device in s.devices for s, _ in targets):
         raise UsageError("no target can run on this device here (missing requirements or device not claimed)")
-    versions = {spec.name: library_version(spec) for spec in specs}
-    frame = table.build(rows, args.device, versions)
+    _preload(targets, None)
+    passes = ["fwd"] if args.quick else ["fwd", "fwd+bwd"]
+    stop = Stop()
+    try:
+        with stop.on_signals():
+            collected = run.collect([(spec.name, ref) for spec, ref in targets], args.device, args.quick, passes,
+                                    timeout=args.timeout, stop=stop)
+    except Interrupted as stopped:
+        print(f"ropecheck: bench interrupted by {signal.Signals(stopped.signum).name}; nothing written",
+              file=sys.stderr)
+        return 128 + stopped.signum
+    finally:
+        stop.close()
+    failures: dict[str, list[str]] = {}
+    for name, why in collected.failures:
+        failures.setdefault(name, []).append(why)
+    for name, whys in failures.items():
+        times = f" ({len(whys)} workloads)" if len(whys) > 1 else ""
+        print(printable(f"bench: {name} failed{times}: {whys[0]}"), file=sys.stderr)
+    if not collected.rows:
+        print("ropecheck: bench: nothing could be timed", file=sys.stderr)
+        return EXIT_FAIL
+    versions = {spec.name: library_version(spec) for spec, _ in targets}
+    frame = table.build(collected.rows, args.device, versions)
     atomic_write_csv(args.out, frame)
     shown = frame[["implementation", "dtype", "kind", "batch", "seq", "heads", "kv_heads", "head_dim", "pass",
                    "median_s", "gbps", "roofline_fraction"]]
@@ -130,6 +240,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.plot:
         for path in plot.throughput_plots(frame, args.plot):
             print(f"plot: {path}")
+    if failures:
+        print(printable(f"ropecheck: bench: {', '.join(failures)} could not be timed (reasons above); "
+                        "the other rows were written"), file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_OK
 
 
@@ -138,6 +252,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     from ropecheck.bench import stats
 
+    if not (math.isfinite(args.alpha) and 0 < args.alpha < 1):
+        raise UsageError(f"--alpha: expected a probability strictly between 0 and 1, got {args.alpha!r}")
+    if not (math.isfinite(args.min_effect) and args.min_effect >= 0):
+        raise UsageError(f"--min-effect: expected a finite fraction >= 0 (0.05 is 5%), got {args.min_effect!r}")
     frames = []
     for path in (args.base, args.new):
         try:
@@ -147,6 +265,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         missing = sorted(set(stats.KEY + ["samples_s", "copy_median_s", "median_s"]) - set(frame.columns))
         if missing:
             raise UsageError(f"{path}: not a ropecheck bench table; missing columns: {', '.join(missing)}")
+        problem = stats.table_problem(frame)
+        if problem:
+            raise UsageError(f"{path}: {problem}")
         frames.append(frame)
     deltas = stats.compare(*frames, min_effect=args.min_effect, alpha=args.alpha)
     if deltas.empty:
@@ -161,41 +282,50 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_identify(args: argparse.Namespace) -> int:
-    from ropecheck import identify
+    from ropecheck import engine
+    from ropecheck.isolation import Interrupted, Stop
     from ropecheck.storage import atomic_write_json
     from ropecheck.table import text_table
 
     if args.head_dim < 2 or args.head_dim % 2:
         raise UsageError(f"--head-dim: expected an even number >= 2, got {args.head_dim}")
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: CUDA is not available on this machine")
+    _timeout(args.timeout)
+    _outputs(json=args.json)
+    _cuda_requested(args.device)
+    module, sep, attribute = args.target.partition(":")
+    if not sep or not module or not attribute:
+        raise UsageError(f"{args.target!r}: expected module:attribute, e.g. my_adapters:rope")
+    stop = Stop()
     try:
-        fn = identify.load(args.target)
-    except identify.LoadError as exc:
+        with stop.on_signals():
+            found = engine.identify(args.target, args.head_dim, args.device, timeout=args.timeout, stop=stop)
+    except engine.LoadError as exc:
         raise UsageError(str(exc)) from None
-    result = identify.identify(fn, head_dim=args.head_dim, device=args.device)
-    print(text_table(("field", "value"), identify.rows(result)))
-    for note in result.notes:
+    except Interrupted as stopped:
+        print(f"ropecheck: identify interrupted by {signal.Signals(stopped.signum).name}", file=sys.stderr)
+        return 128 + stopped.signum
+    finally:
+        stop.close()
+    if found["rows"]:
+        print(text_table(("field", "value"), found["rows"]))
+    for note in found["notes"]:
         print(f"note: {note}")
-    print(f"\n{result.message}")
+    print(f"\n{found['message']}")
     if args.json:
-        atomic_write_json(args.json, result.to_json())
-    return EXIT_OK if result.explained else EXIT_FAIL
+        atomic_write_json(args.json, found["json"])
+    return EXIT_OK if found["json"]["explained"] else EXIT_FAIL
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     import importlib.util
     import time
-    from pathlib import Path
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {args.out!r} is an existing file; expected a folder (created if absent)")
     if Path(args.results).exists() and not Path(args.results).is_dir():
         raise UsageError(f"--results: {args.results!r} is not a folder")
+    _outputs(out=str(out / "index.html"))
     if importlib.util.find_spec("matplotlib") is None:
         raise UsageError("report needs matplotlib: install ropecheck[plots] (pip install 'ropecheck[plots]')")
     from ropecheck.table import text_table
@@ -214,7 +344,10 @@ def _clip(text: str, width: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ropecheck import __version__
+
     parser = argparse.ArgumentParser(prog="ropecheck", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ropecheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     prove = sub.add_parser("prove", help="prove every symbolic identity with SymPy")
@@ -231,7 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--device", choices=("cpu", "cuda"), help="only this device (default: every device the spec claims)")
     verify.add_argument("--json", metavar="F", help="write the verdict as JSON to F")
     verify.add_argument("--markdown", metavar="F", help="write a markdown report to F (a CI artifact)")
-    verify.add_argument("--timeout", type=float, metavar="S", help="time limit per property in seconds (default: 120 for ci)")
+    verify.add_argument("--timeout", type=float, metavar="S",
+                        help="CPU seconds one property may use (default: 120 for ci, 600 dev, 3600 thorough); "
+                             "a busy machine does not count against it")
     verify.add_argument("--specs", default="specs", help="folder searched for registered names (default: ./specs)")
     verify.set_defaults(run=_cmd_verify)
 
@@ -241,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="a small sweep that ends within a minute on 2 CPU cores")
     bench.add_argument("--out", required=True, metavar="F.csv")
     bench.add_argument("--plot", metavar="DIR", help="also write throughput plots (PNG) to DIR")
+    bench.add_argument("--timeout", type=float, metavar="S",
+                       help="CPU seconds one implementation's timing may use (default: 600 with --quick, else 3600)")
     bench.set_defaults(run=_cmd_bench)
 
     compare = sub.add_parser("compare", help="find statistically significant slowdowns between two bench tables")
@@ -255,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     ident.add_argument("--json", metavar="F", help="write the fitted convention as JSON to F")
     ident.add_argument("--head-dim", type=int, default=64, metavar="N", help="head_dim of the probe (default 64)")
     ident.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ident.add_argument("--timeout", type=float, metavar="S", help="CPU seconds the probe may use (default 120)")
     ident.set_defaults(run=_cmd_identify)
 
     rep = sub.add_parser("report", help="write an HTML (and markdown) report with figures to --out")
@@ -264,17 +402,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised like KeyboardInterrupt so that clean-up code runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from ropecheck import isolation
+    from ropecheck.table import printable
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help
+    except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help / --version
         return int(exc.code or 0)
+    isolation.own_process()
+    previous = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return args.run(args)
     except UsageError as exc:
-        print(f"ropecheck: error: {exc}", file=sys.stderr)
+        print(f"ropecheck: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except Stopped as exc:
+        print(f"ropecheck: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("ropecheck: interrupted by SIGINT", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Terminated as exc:
+        print(f"ropecheck: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        isolation.reap_orphans()
 
 
 if __name__ == "__main__":

@@ -1,53 +1,88 @@
-"""Checking whole implementations, each in its own process with a time limit.
+"""Checking whole implementations, each in isolated checking processes with time limits.
 
-One child process (``ropecheck.worker``) per implementation and device runs the
-properties in turn and records each result as soon as it has it. If the child raises
-out, hangs past the time limit or dies (segfault, ``os._exit``), the property in flight
-is reported as failing with that reason, the results already recorded are kept, and a
-fresh child goes on with the remaining properties. After a hang, later properties get a
-shorter limit, so an implementation that always hangs still ends in bounded time.
+An implementation is first *loaded*: its callable is imported in a fresh checking process
+(``ropecheck.worker`` inside an ``ropecheck.isolation.Sandbox``). An import that raises,
+exits, kills its process or hangs is a usage error (``LoadError``, exit 2) naming the spec
+file and its ``callable``; nothing is imported in ropecheck's own process. Then the
+properties run in that process, each result recorded as soon as it arrives. If the
+process raises out, hangs, dies, signals its parent or garbles its result channel, the
+property in flight fails with that reason, the results already in are kept, and a fresh
+process goes on with the remaining properties.
+
+Time limits are in CPU seconds of the checking process's tree (``--timeout``, per
+property), so a busy machine never turns a correct implementation into a hung one; a
+process that uses no CPU at all for a while is blocked, and one that needs more wall time
+than any honest run would is reported *too slow to judge* (``error``). After a hang the
+later properties get ``AFTER_HANG_TIMEOUT`` CPU seconds, so an implementation that always
+hangs still ends in bounded time. A stop request (SIGINT, SIGTERM) ends the run between
+two ticks: every process is killed, what finished is returned, the rest is marked as not
+run.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ropecheck import profiles
+from ropecheck.identify import JSON_KEYS
+from ropecheck.isolation import Interrupted, Limits, Sandbox, Stop, Watch, wait_any
 from ropecheck.properties import BY_NAME, PROPERTIES, Subject
 from ropecheck.runner import PropertyResult, run_property
 from ropecheck.spec import Spec
 
 DEFAULT_TIMEOUT = {"ci": 120.0, "dev": 600.0, "thorough": 3600.0}
+"""CPU seconds one property may use, per profile (``--timeout`` overrides)."""
 AFTER_HANG_TIMEOUT = 15.0
-POLL_S = 0.05
+TICK_S = 0.25
+WORKER = ["-P", "-m", "ropecheck.worker"]
+"""How a checking process is started (after ``sys.executable``): ``-P`` keeps the working
+directory off sys.path, so a ``random.py`` or ``ropecheck/`` there is not imported."""
+
+
+class LoadError(Exception):
+    """An implementation's callable cannot be imported in a checking process: a usage
+    error whose message is one line naming the spec file and ``callable``."""
 
 
 @dataclass
 class ImplementationResult:
-    """The verdict on one implementation: every property on every device."""
+    """The verdict on one implementation: every property on every device.
+
+    ``not_judged`` says why its bundled adapter could not run the library (then its
+    properties are ``error``: ropecheck's failure, not the library's); ``interrupted``
+    names the signal that stopped the run before every property ran.
+    """
 
     name: str
     origin: str
     properties: list[PropertyResult] = field(default_factory=list)
     skipped: str = ""
+    interrupted: str = ""
 
     @property
     def conforms(self) -> bool:
-        return all(p.status in ("passed", "skipped") for p in self.properties)
+        return not self.interrupted and all(p.status in ("passed", "skipped") for p in self.properties)
+
+    @property
+    def not_judged(self) -> str:
+        errors = [p.message for p in self.properties if p.status == "error" and "the library was not judged" in p.message]
+        return errors[0] if errors else ""
 
     def to_json(self) -> dict:
         data = {"name": self.name, "conforms": self.conforms,
                 "properties": [p.to_json() for p in self.properties], "origin": self.origin}
         if self.skipped:
             data["skipped"] = self.skipped
+        if self.not_judged:
+            data["not_judged"] = self.not_judged
+        if self.interrupted:
+            data["interrupted"] = self.interrupted
         return data
 
 
@@ -63,153 +98,341 @@ def device_skip_reason(spec: Spec, device: str) -> str:
     return ""
 
 
-def verify(spec: Spec, spec_ref: str, profile: str = "ci", device: str | None = None,
-           timeout: float | None = None, names: list[str] | None = None,
-           isolate: bool = True) -> ImplementationResult:
-    """Check ``spec``'s implementation on each claimed device (or only ``device``)."""
-    names = [p.name for p in PROPERTIES] if names is None else names
-    result = ImplementationResult(spec.name, spec.origin)
-    missing = spec.missing_requirements()
-    if missing:
-        result.skipped = f"requires {', '.join(missing)}, which cannot be imported here"
-        result.properties = [PropertyResult(n, "skipped", result.skipped) for n in names]
-        return result
-    limit = DEFAULT_TIMEOUT.get(profile, 600.0) if timeout is None else timeout
-    for dev in ([device] if device else list(spec.devices)):
-        reason = device_skip_reason(spec, dev)
-        if reason:
-            result.properties += [PropertyResult(n, "skipped", reason, device=dev) for n in names]
-        elif isolate:
-            result.properties += _run_isolated(spec, spec_ref, profile, dev, names, limit)
-        else:
-            result.properties += _run_here(spec, spec_ref, profile, dev, names)
-    if result.properties and all(p.status == "skipped" for p in result.properties):
-        result.skipped = result.properties[0].message
-    return result
+def limits_for(profile: str, timeout: float | None) -> Limits:
+    """The per-phase limits of a run: ``timeout`` CPU seconds, or the profile's default."""
+    return Limits.for_timeout(DEFAULT_TIMEOUT.get(profile, 600.0) if timeout is None else timeout)
 
 
-def _run_here(spec: Spec, spec_ref: str, profile: str, device: str, names: list[str]) -> list[PropertyResult]:
-    """In this process: fast, for the project's own tests of well-behaved code."""
-    subject = Subject(fn=spec.load_callable(), spec=spec, device=device)
-    settings = profiles.get(profile)
-    return [run_property(BY_NAME[n], subject, settings, spec_ref) for n in names]
+# ---------------------------------------------------------------- the pool of checking processes
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(state_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     env.setdefault("PYTHONFAULTHANDLER", "1")
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONSAFEPATH="1",
+               HYPOTHESIS_STORAGE_DIRECTORY=str(state_dir / "hypothesis"))
     return env
 
 
-def _run_isolated(spec: Spec, spec_ref: str, profile: str, device: str, names: list[str],
-                  limit: float) -> list[PropertyResult]:
-    done: dict[str, PropertyResult] = {}
-    remaining = list(names)
-    with tempfile.TemporaryDirectory(prefix="ropecheck-") as tmp:
-        attempt = 0
-        while remaining:
-            attempt += 1
-            in_flight, why, limit, started_any = _one_child(spec, spec_ref, profile, device, remaining, limit,
-                                                            Path(tmp), attempt, done)
-            remaining = [n for n in remaining if n not in done]
-            if not started_any and remaining:  # died before starting any property
-                for n in remaining:
-                    done[n] = PropertyResult(n, "failed", f"not run: {why}", device=device)
-                break
-            if in_flight is not None and in_flight not in done:
-                done[in_flight] = PropertyResult(in_flight, "failed", why, device=device)
-                remaining.remove(in_flight)
-    return [done[n] for n in names]
+def spec_job(spec: Spec) -> dict:
+    """How a checking process rebuilds ``spec``."""
+    return {"spec": spec.to_mapping(), "origin": spec.origin, "folder": spec.folder}
 
 
-def _one_child(spec: Spec, spec_ref: str, profile: str, device: str, names: list[str], limit: float,
-               tmp: Path, attempt: int, done: dict[str, PropertyResult]) -> tuple[str | None, str, float, bool]:
-    """Run one child over ``names``.
+class Pool:
+    """Checking processes for one run; closing it kills every one of them.
 
-    Returns (property in flight when it stopped or None, why it stopped, the next time
-    limit, whether it started any property).
+    ``preload`` imports each implementation before anything runs (a failed import is a
+    usage error); the loaded processes are kept for the first run of their implementation.
     """
-    out = tmp / f"events-{attempt}.jsonl"
-    job = tmp / f"job-{attempt}.json"
-    log = tmp / f"child-{attempt}.log"
-    job.write_text(json.dumps({"spec": spec.to_mapping(), "origin": spec.origin, "folder": spec.folder,
-                               "spec_ref": spec_ref, "profile": profile, "device": device,
-                               "properties": names, "out": str(out)}))
-    out.touch()
-    with open(log, "wb") as log_handle:
-        proc = subprocess.Popen([sys.executable, "-m", "ropecheck.worker", str(job)], stdout=log_handle,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_child_env(),
-                                start_new_session=True)
-        state = {"in_flight": None, "started": time.monotonic(), "started_any": False}
-        offset, why = 0, ""
+
+    def __init__(self, stop: Stop | None = None):
+        self.stop = stop
+        self._tmp = tempfile.TemporaryDirectory(prefix="ropecheck-")
+        self.dir = Path(self._tmp.name)
+        self.env = _child_env(self.dir)
+        self._count = 0
+        self._loaded: dict[str, Sandbox] = {}
+        self._open: list[Sandbox] = []
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for box in self._open:
+            box.close()
+        self._open.clear()
+        self._loaded.clear()
+        self._tmp.cleanup()
+
+    def check_stop(self) -> None:
+        if self.stop is not None:
+            self.stop.check()
+
+    def wake_fd(self) -> int | None:
+        return None if self.stop is None else self.stop.wake_fd
+
+    def new_sandbox(self) -> Sandbox:
+        self._count += 1
+        box = Sandbox([sys.executable, *WORKER], self.env, self.dir / f"child-{self._count}.log")
+        self._open.append(box)
+        return box
+
+    def discard(self, box: Sandbox) -> None:
+        box.close()
+        if box in self._open:
+            self._open.remove(box)
+
+    def load(self, spec: Spec, limits: Limits) -> Sandbox:
+        """A checking process with ``spec``'s callable imported; LoadError otherwise."""
+        box = self.new_sandbox()
+        box.send({"op": "load", **spec_job(spec)})
+        watch = Watch(box, limits)
+        where = f"{spec.origin}: key 'callable': importing {spec.callable!r}"
         while True:
-            offset = _apply(out, offset, state, done)
-            if proc.poll() is not None:
-                offset = _apply(out, offset, state, done)
-                why = _death_reason(proc.returncode, log)
-                break
-            if state["in_flight"] is not None and time.monotonic() - state["started"] > limit:
-                _kill(proc)
-                why = f"hung: no result within the {limit:.0f} s time limit (process killed)"
-                limit = min(limit, AFTER_HANG_TIMEOUT)
-                break
-            time.sleep(POLL_S)
-    return state["in_flight"], why, limit, state["started_any"]
+            self.check_stop()
+            events, problem = box.read_events()
+            for event in events:
+                if event["event"] == "loaded":
+                    return box
+                if event["event"] == "load_error":
+                    self.discard(box)
+                    raise LoadError(event["message"])
+            if problem:
+                self.discard(box)
+                raise LoadError(f"{where}: {problem}")
+            if box.poll_status() is not None:
+                reason = box.death_reason()
+                self.discard(box)
+                raise LoadError(f"{where} stopped the checking process: {reason}")
+            overrun = watch.check()
+            if overrun:
+                self.discard(box)
+                raise LoadError(f"{where} did not finish: {overrun.describe()}")
+            wait_any([box], self.wake_fd(), TICK_S)
 
+    def preload(self, specs: list[Spec], limits: Limits) -> None:
+        """Load every spec (in order) before any property runs; the first failure raises."""
+        for spec in specs:
+            if spec.name not in self._loaded:
+                self._loaded[spec.name] = self.load(spec, limits)
 
-def _apply(path: Path, offset: int, state: dict, done: dict[str, PropertyResult]) -> int:
-    """Read the child's new events: record results, track the property in flight."""
-    offset, events = _read_events(path, offset)
-    for event in events:
-        if event["event"] == "start":
-            state.update(in_flight=event["name"], started=time.monotonic(), started_any=True)
-        elif event["event"] == "result":
-            fields = {k: v for k, v in event.items() if k != "event"}
-            if isinstance(fields.get("worst_ratio"), str):
-                fields["worst_ratio"] = float(fields["worst_ratio"])
-            done[fields["name"]] = PropertyResult(**fields)
-            state["in_flight"] = None
-    return offset
+    def take(self, spec: Spec, limits: Limits) -> Sandbox:
+        """The preloaded process of ``spec`` (once), else a freshly loaded one."""
+        box = self._loaded.pop(spec.name, None)
+        return box if box is not None else self.load(spec, limits)
 
-
-def _read_events(path: Path, offset: int) -> tuple[int, list[dict]]:
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        data = handle.read()
-    end = data.rfind(b"\n") + 1  # only whole lines
-    events = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
-    return offset + end, events
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-def _death_reason(returncode: int, log: Path) -> str:
-    tail = _tail(log)
-    if returncode < 0:
+    def run_unit(self, spec: Spec, spec_ref: str, profile: str, device: str, names: list[str], limits: Limits,
+                 on_result: Callable[[PropertyResult], None]) -> dict[str, PropertyResult]:
+        """Run ``names`` on ``device``, restarting after each crash, hang or garbled channel."""
+        done: dict[str, PropertyResult] = {}
+        remaining = list(names)
+        box: Sandbox | None = None
         try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        what = f"crashed the interpreter ({name})"
-    elif returncode == 0:
-        what = "the checking process stopped early without an error"
-    else:
-        what = f"the checking process exited with code {returncode}"
-    return f"{what}{': ' + tail if tail else ''}"
+            while remaining:
+                if box is None:
+                    try:
+                        box = self.take(spec, limits)
+                    except LoadError as exc:  # loaded once, failed now: the property next in line pays
+                        self._record(done, remaining, remaining[0], "failed", f"not run: {exc}", device, on_result)
+                        continue
+                box.send({"op": "run", "properties": remaining, "profile": profile, "device": device,
+                          "spec_ref": spec_ref, **spec_job(spec)})
+                blamed, status, why, hang = self._follow(box, device, remaining, done, limits, on_result)
+                if blamed is None:
+                    break
+                self._record(done, remaining, blamed, status, why, device, on_result)
+                self.discard(box)
+                box = None
+                if hang:
+                    limits = Limits.for_timeout(min(limits.cpu_s, AFTER_HANG_TIMEOUT))
+                elif status == "error":  # too slow to judge here: the rest would be too
+                    for name in list(remaining):
+                        self._record(done, remaining, name, "error",
+                                     f"not run: the checking process was too slow to judge on this machine "
+                                     f"({blamed}: {why})", device, on_result)
+        finally:
+            if box is not None:
+                self.discard(box)
+        return done
+
+    @staticmethod
+    def _record(done, remaining, name, status, why, device, on_result) -> None:
+        done[name] = PropertyResult(name, status, why, device=device)
+        remaining.remove(name)
+        on_result(done[name])
+
+    def _follow(self, box: Sandbox, device: str, remaining: list[str], done: dict[str, PropertyResult],
+                limits: Limits, on_result) -> tuple[str | None, str, str, bool]:
+        """Read events until the job finishes or goes wrong.
+
+        Returns (the property to blame or None when finished, its status, why, whether it hung).
+        The property to blame is the one in flight, or the next one when none has started.
+        """
+        watch = Watch(box, limits)
+        while True:
+            self.check_stop()
+            events, problem = box.read_events()
+            for event in events:
+                kind = event.pop("event")
+                if kind in ("start", "result"):
+                    watch = Watch(box, limits)
+                if kind == "result" and event.get("name") in remaining:
+                    if isinstance(event.get("worst_ratio"), str):
+                        event["worst_ratio"] = float(event["worst_ratio"])
+                    done[event["name"]] = PropertyResult(**event)
+                    remaining.remove(event["name"])
+                    on_result(done[event["name"]])
+                elif kind == "finished" or not remaining:
+                    return None, "", "", False
+            if problem:
+                return remaining[0], "failed", problem, False
+            if box.poll_status() is not None:
+                box.read_events()
+                return (remaining[0], "failed", box.death_reason(), False) if remaining else (None, "", "", False)
+            overrun = watch.check()
+            if overrun:
+                return remaining[0], "failed" if overrun.is_hang else "error", overrun.describe(), overrun.is_hang
+            wait_any([box], self.wake_fd(), TICK_S)
 
 
-def _tail(log: Path, lines: int = 3, width: int = 400) -> str:
+# ---------------------------------------------------------------- verifying
+
+
+@dataclass
+class _Unit:
+    result: ImplementationResult
+    spec: Spec
+    ref: str
+    device: str
+    names: list[str]
+    rows: dict[str, PropertyResult] = field(default_factory=dict)
+
+
+def _plan(targets: list[tuple[Spec, str]], device: str | None, names: list[str]) -> tuple[list[ImplementationResult], list]:
+    """Results in target order, and per (implementation, device) either a unit to run or
+    its skipped rows."""
+    results, plan = [], []
+    for spec, ref in targets:
+        result = ImplementationResult(spec.name, spec.origin)
+        results.append(result)
+        missing = spec.missing_requirements()
+        if missing:
+            result.skipped = f"requires {', '.join(missing)}, which cannot be imported here"
+            plan.append((result, [PropertyResult(n, "skipped", result.skipped) for n in names]))
+            continue
+        for dev in ([device] if device else list(spec.devices)):
+            reason = device_skip_reason(spec, dev)
+            if reason:
+                plan.append((result, [PropertyResult(n, "skipped", reason, device=dev) for n in names]))
+            else:
+                plan.append((result, _Unit(result, spec, ref, dev, list(names))))
+    return results, plan
+
+
+def _assemble(results: list[ImplementationResult], plan: list) -> None:
+    for result in results:
+        result.properties = []
+    for result, item in plan:
+        if isinstance(item, _Unit):
+            result.properties += [item.rows[n] for n in item.names if n in item.rows]
+        else:
+            result.properties += item
+    for result in results:
+        if result.properties and all(p.status == "skipped" for p in result.properties) and not result.skipped:
+            result.skipped = result.properties[0].message
+
+
+def verify_all(targets: list[tuple[Spec, str]], profile: str = "ci", device: str | None = None,
+               timeout: float | None = None, names: list[str] | None = None,
+               on_result: Callable[[ImplementationResult, PropertyResult], None] | None = None,
+               stop: Stop | None = None, pool: Pool | None = None) -> list[ImplementationResult]:
+    """Check every (spec, reference) target; results in target order.
+
+    Raises ``LoadError`` (before any property runs) when a callable cannot be imported.
+    When ``stop`` is requested, returns what finished with the rest marked not run and
+    ``interrupted`` set on every implementation that did not complete.
+    """
+    names = [p.name for p in PROPERTIES] if names is None else list(names)
+    limits = limits_for(profile, timeout)
+    results, plan = _plan(targets, device, names)
+    units = [item for _, item in plan if isinstance(item, _Unit)]
+    notify = on_result or (lambda result, row: None)
+    owned = pool is None
+    pool = Pool(stop) if pool is None else pool
     try:
-        text = log.read_text(errors="replace").strip()
-    except OSError:
-        return ""
-    last = [line for line in text.splitlines() if line.strip()][-lines:]
-    return " | ".join(last)[-width:]
+        pool.preload([u.spec for u in units], limits)
+        for unit in units:
+            pool.run_unit(unit.spec, unit.ref, profile, unit.device, unit.names, limits,
+                          lambda row, unit=unit: (unit.rows.__setitem__(row.name, row), notify(unit.result, row)))
+    except Interrupted as stopped:
+        _mark_interrupted(units, stopped.signum)
+    finally:
+        if owned:
+            pool.close()
+    _assemble(results, plan)
+    return results
+
+
+def _mark_interrupted(units: list[_Unit], signum: int) -> None:
+    name = signal.Signals(signum).name
+    for unit in units:
+        missing = [n for n in unit.names if n not in unit.rows]
+        for n in missing:
+            unit.rows[n] = PropertyResult(n, "skipped", f"not run: the run was interrupted ({name})", device=unit.device)
+        if missing:
+            unit.result.interrupted = name
+
+
+def verify(spec: Spec, spec_ref: str, profile: str = "ci", device: str | None = None,
+           timeout: float | None = None, names: list[str] | None = None,
+           isolate: bool = True) -> ImplementationResult:
+    """Check ``spec``'s implementation on each claimed device (or only ``device``).
+
+    ``isolate=False`` runs in this process (fast, for the project's own tests of
+    well-behaved code). Isolated, a callable that cannot be imported gives every property
+    a failure naming the reason (use ``verify_all`` to get the ``LoadError`` instead).
+    """
+    if not isolate:
+        return _verify_here(spec, spec_ref, profile, device, names)
+    try:
+        return verify_all([(spec, spec_ref)], profile=profile, device=device, timeout=timeout, names=names)[0]
+    except LoadError as exc:
+        names = [p.name for p in PROPERTIES] if names is None else names
+        result = ImplementationResult(spec.name, spec.origin)
+        result.properties = [PropertyResult(n, "failed", f"not run: {exc}", device=d)
+                             for d in ([device] if device else list(spec.devices)) for n in names]
+        return result
+
+
+def _verify_here(spec: Spec, spec_ref: str, profile: str, device: str | None,
+                 names: list[str] | None) -> ImplementationResult:
+    names = [p.name for p in PROPERTIES] if names is None else names
+    results, plan = _plan([(spec, spec_ref)], device, names)
+    settings = profiles.get(profile)
+    for _, unit in plan:
+        if isinstance(unit, _Unit):
+            subject = Subject(fn=spec.load_callable(), spec=spec, device=unit.device)
+            unit.rows = {n: run_property(BY_NAME[n], subject, settings, spec_ref) for n in names}
+    _assemble(results, plan)
+    return results[0]
+
+
+def identify(target: str, head_dim: int, device: str, timeout: float | None = None,
+             stop: Stop | None = None) -> dict:
+    """``ropecheck identify`` in a checking process: the worker's ``identified`` event
+    (``json``, ``rows``, ``notes``, ``message``). Raises ``LoadError`` when ``target``
+    cannot be imported there; a callable that raises, dies or hangs while probed is
+    "not explained" with the reason."""
+    limits = limits_for("ci", timeout)
+    with Pool(stop) as pool:
+        box = pool.new_sandbox()
+        box.send({"op": "identify", "target": target, "head_dim": head_dim, "device": device})
+        watch, loaded = Watch(box, limits), False
+        while True:
+            pool.check_stop()
+            events, problem = box.read_events()
+            for event in events:
+                if event["event"] == "identified":
+                    return event
+                if event["event"] == "load_error":
+                    raise LoadError(event["message"])
+                if event["event"] == "loaded":
+                    watch, loaded = Watch(box, limits), True
+            why = problem
+            if not why and box.poll_status() is not None:
+                why = box.death_reason()
+            overrun = None if why else watch.check()
+            if overrun:
+                why = overrun.describe()
+            if why and not loaded:
+                raise LoadError(f"{target!r}: importing it did not finish: {why}")
+            if why:
+                return {"json": {**dict.fromkeys(JSON_KEYS), "explained": False}, "rows": [], "notes": [],
+                        "message": f"not a RoPE it can explain: probing it failed: {why}"}
+            wait_any([box], pool.wake_fd(), TICK_S)

@@ -51,10 +51,8 @@ verification) is reported as "not a RoPE it can explain", with the reason.
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -63,6 +61,7 @@ import torch
 
 from ropecheck import oracle, tolerance
 from ropecheck.config import RopeConfig
+from ropecheck.spec import ImportProblem, import_callable
 
 SMALL_POSITIONS = (0, 1, 2, 3) + tuple(2**k for k in range(2, 13))  # up to 4096
 LARGE_POSITIONS = tuple(2**k for k in range(13, 17))  # 8192 .. 65536
@@ -132,22 +131,10 @@ def load(target: str) -> Callable:
     module_name, sep, attribute = target.partition(":")
     if not sep or not module_name or not attribute:
         raise LoadError(f"{target!r}: expected module:attribute, e.g. my_adapters:rope")
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
     try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to see
-        why = " ".join(str(exc).split())
-        raise LoadError(f"{target!r}: cannot import module {module_name!r}: {type(exc).__name__}: {why}") from None
-    obj: Any = module
-    for part in attribute.split("."):
-        if not hasattr(obj, part):
-            raise LoadError(f"{target!r}: module {module_name!r} has no attribute {attribute!r}")
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise LoadError(f"{target!r} is a {type(obj).__name__}, not a callable")
-    return obj
+        return import_callable(target, os.getcwd())
+    except ImportProblem as exc:
+        raise LoadError(f"{target!r}: {exc}") from None
 
 
 # ---------------------------------------------------------------- probing

@@ -16,9 +16,10 @@ import torch
 from hypothesis import strategies as st
 
 from ropecheck import diagnose, oracle, tolerance
+from ropecheck.adapters import AdapterMismatch
 from ropecheck.config import RopeConfig
 from ropecheck.scaling import CALL_DEPENDENT
-from ropecheck.spec import Spec
+from ropecheck.spec import Spec, exception_text
 from ropecheck.strategies import RopeCase, rope_cases
 
 GRAD_DTYPES = ("float64", "float32")
@@ -64,18 +65,35 @@ class Property:
 # ---------------------------------------------------------------- calling the implementation
 
 
+class NotJudged(Exception):
+    """A bundled adapter no longer fits the installed library: ropecheck's failure (status
+    ``error``), never a verdict on the library."""
+
+
 def call(subject: Subject, case: RopeCase, x: torch.Tensor, positions: torch.Tensor,
          config: RopeConfig | None = None) -> torch.Tensor:
-    """Run the implementation; any exception or a non-tensor / misshapen result fails."""
+    """Run the implementation; any exception (``SystemExit`` included), a non-tensor, a
+    misshapen result or one whose values cannot be read fails."""
     config = case.config if config is None else config
     try:
         y = subject.fn(x, positions, config)
+    except AdapterMismatch as exc:
+        raise NotJudged(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - the implementation's exception is the finding
         raise PropertyFailed(f"raised {type(exc).__name__}: {exc}{_where(exc)}", case) from None
+    except BaseException as exc:  # noqa: BLE001 - SystemExit / KeyboardInterrupt from a call is a finding too
+        raise PropertyFailed(f"raised {exception_text(exc)}{_where(exc)}", case) from None
     if not isinstance(y, torch.Tensor):
         raise PropertyFailed(f"returned {type(y).__name__}, not a torch.Tensor", case)
     if tuple(y.shape) != tuple(x.shape):
         raise PropertyFailed(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}", case)
+    if y.is_meta:
+        raise PropertyFailed("returned a meta tensor (a shape without values)", case)
+    try:
+        y.detach().to("cpu")
+    except Exception as exc:  # noqa: BLE001 - a tensor that fails when read is the implementation's fault
+        raise PropertyFailed(f"returned a tensor whose values cannot be read: {type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:300]}", case) from None
     return y
 
 
@@ -473,6 +491,10 @@ def _needs_grad(spec: Spec) -> str | None:
     return None
 
 
+def _rows_can_differ(spec: Spec) -> str | None:
+    return None if spec.max_position >= 2 else "max_position = 1 leaves one position: rows cannot differ"
+
+
 def _not_inplace(spec: Spec) -> str | None:
     return "the spec says inplace = true" if spec.inplace else None
 
@@ -487,7 +509,7 @@ PROPERTIES: tuple[Property, ...] = (
     Property("passthrough_untouched", "dims at and above rotary_dim are returned bit for bit",
              _partial_cases, _passthrough, _needs_partial),
     Property("per_row_positions", "rows with different positions are each rotated by their own",
-             _row_cases, _per_row_positions, weight=2),
+             _row_cases, _per_row_positions, _rows_can_differ, weight=2),
     Property("chunked_equals_whole", "prefill in chunks with offsets equals the whole sequence (KV-cache decode)",
              _chunked_cases, _chunked, weight=2),
     Property("memory_layout", "transposed and sliced views give the same result as contiguous inputs",

@@ -12,6 +12,7 @@ Hypothesis profiles, so ``--hypothesis-profile ci`` works in any suite that has 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -47,10 +48,28 @@ class _Verdicts:
             from ropecheck import engine
 
             opt = self.config.getoption
-            self.cache[spec.name] = engine.verify(
-                spec, ref, profile=opt("--ropecheck-profile"), device=opt("--ropecheck-device"),
-                timeout=opt("--ropecheck-timeout"))
+            (self.cache[spec.name],) = engine.verify_all(
+                [(spec, ref)], profile=opt("--ropecheck-profile"), device=opt("--ropecheck-device"),
+                timeout=opt("--ropecheck-timeout"), pool=_pool(self.config))
         return self.cache[spec.name]
+
+
+_POOL = pytest.StashKey["object"]()
+
+
+def _pool(config: pytest.Config):
+    """The session's checking processes (``ropecheck.engine.Pool``), closed at the end."""
+    if _POOL not in config.stash:
+        from ropecheck import engine
+
+        config.stash[_POOL] = engine.Pool()
+    return config.stash[_POOL]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    pool = config.stash.get(_POOL, None)
+    if pool is not None:
+        pool.close()
 
 
 class RopecheckItem(pytest.Item):
@@ -102,15 +121,20 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     from ropecheck.properties import PROPERTIES
     from ropecheck.spec import SpecError
 
+    from ropecheck import engine
+
     verdicts = _Verdicts(config)
     device = config.getoption("--ropecheck-device")
+    timeout = config.getoption("--ropecheck-timeout")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise SpecUsageError(f"--ropecheck-timeout: expected a positive number of CPU seconds, got {timeout!r}")
     for target in targets:
         try:
             resolved = registry.resolve(target)
-            for spec, _ in resolved:
-                if not spec.missing_requirements():
-                    spec.load_callable()
-        except SpecError as exc:
+            # imported in checking processes, never here: an import that exits or hangs is a usage error
+            _pool(config).preload([s for s, _ in resolved if not s.missing_requirements()],
+                                  engine.limits_for(config.getoption("--ropecheck-profile"), timeout))
+        except (SpecError, engine.LoadError) as exc:
             raise SpecUsageError(str(exc)) from None
         for spec, ref in resolved:
             for dev in ([device] if device else list(spec.devices)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Callable
 
 from ropecheck.spec import Spec, SpecError, load_spec, spec_from_mapping
 from ropecheck.variants import VARIANTS
@@ -66,17 +67,32 @@ def folder_specs(folder: str | Path = "specs") -> list[Known]:
 
 
 def known(folder: str | Path = "specs") -> list[Known]:
-    """All known implementations: specs/ first, then entry points, then built-ins."""
-    items = folder_specs(folder) + entry_point_specs()
-    items += [Known(s.name, "built-in", s) for s in builtin_specs()]
-    return items
+    """All known implementations: built-ins, then specs/, then entry points."""
+    return [Known(s.name, "built-in", s) for s in builtin_specs()] + folder_specs(folder) + entry_point_specs()
 
 
-def resolve(target: str, folder: str | Path = "specs") -> list[tuple[Spec, str]]:
+def shadowed(items: list[Known]) -> dict[int, Known]:
+    """Items (by position) whose name a built-in already has, mapped to that built-in.
+
+    A built-in name always means the built-in: a ``specs/`` file or an entry point cannot
+    take it over (``ropecheck verify half-split`` in a cloned repository runs ropecheck's
+    own half-split, never that repository's file)."""
+    builtins = {k.name: k for k in items if k.source == "built-in"}
+    return {i: builtins[k.name] for i, k in enumerate(items) if k.source != "built-in" and k.name in builtins}
+
+
+def _same(a: Spec | None, b: Spec | None) -> bool:
+    return a is not None and b is not None and a.to_mapping() == b.to_mapping()
+
+
+def resolve(target: str, folder: str | Path = "specs",
+            warn: Callable[[str], None] | None = None) -> list[tuple[Spec, str]]:
     """A verify TARGET: a spec file, a folder of spec files, or a registered name.
 
     Returns (spec, the reference a reproduce line uses). Raises SpecError when the
-    target is neither a readable spec nor a known name.
+    target is neither a readable spec nor a known name, or when a name is ambiguous
+    between a specs/ file and an entry point. A built-in name resolves to the built-in;
+    ``warn`` is told when another spec that differs from it has the same name.
     """
     path = Path(target)
     if path.is_dir():
@@ -86,10 +102,22 @@ def resolve(target: str, folder: str | Path = "specs") -> list[tuple[Spec, str]]
         return [(load_spec(p), str(p)) for p in found]
     if path.suffix == ".toml" or path.exists():
         return [(load_spec(path), str(path))]
-    for item in known(folder):
-        if item.name == target:
-            if item.spec is None:
-                raise SpecError(target, None, item.error)
-            return [(item.spec, target)]
-    names = sorted({k.name for k in known(folder)})
-    raise SpecError(target, None, f"not a spec file and not a registered name; known names: {', '.join(names)}")
+    items = known(folder)
+    matches = [k for k in items if k.name == target]
+    if not matches:
+        names = sorted({k.name for k in items})
+        raise SpecError(target, None, f"not a spec file and not a registered name; known names: {', '.join(names)}")
+    first = matches[0]
+    if first.source == "built-in":
+        for other in matches[1:]:
+            if warn is not None and not _same(other.spec, first.spec):
+                where = other.spec.origin if other.spec is not None else f"{other.source} {other.name!r}"
+                warn(f"{where} also calls itself {target!r}; the built-in {target!r} is used "
+                     "(give the spec file's path to verify that one)")
+        return [(first.spec, target)]
+    if len(matches) > 1:
+        where = " and ".join(m.spec.origin if m.spec is not None else m.source for m in matches)
+        raise SpecError(target, None, f"the name is ambiguous: {where} both use it; give the spec file's path")
+    if first.spec is None:
+        raise SpecError(target, None, first.error)
+    return [(first.spec, target)]

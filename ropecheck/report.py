@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from ropecheck.engine import ImplementationResult
 from ropecheck.table import markdown_table, text_table
 
@@ -27,10 +29,20 @@ def _cell(result: ImplementationResult, prop: str) -> str:
     return " ".join(f"{p.device}:{MARK[p.status]}" for p in rows)
 
 
+def verdict(result: ImplementationResult) -> str:
+    """One word or two: conforms, DOES NOT CONFORM, NOT JUDGED (a bundled adapter that no
+    longer fits its library), INTERRUPTED."""
+    if result.interrupted:
+        return "INTERRUPTED"
+    if result.not_judged and not any(p.status == "failed" for p in result.properties):
+        return "NOT JUDGED"
+    return "conforms" if result.conforms else "DOES NOT CONFORM"
+
+
 def matrix_rows(results: list[ImplementationResult]) -> tuple[list[str], list[list[str]]]:
     """(property names, one row per implementation: name, verdict, then a cell per property)."""
     columns = _columns(results)
-    rows = [[r.name, "conforms" if r.conforms else "DOES NOT CONFORM"] + [_cell(r, c) for c in columns] for r in results]
+    rows = [[r.name, verdict(r)] + [_cell(r, c) for c in columns] for r in results]
     return columns, rows
 
 
@@ -57,6 +69,7 @@ def text_report(results: list[ImplementationResult]) -> str:
     body += [[c] + [r[2 + i] for r in rows] for i, c in enumerate(columns)]
     parts = [text_table(header, body)]
     skipped = [f"{r.name}: skipped: {r.skipped}" for r in results if r.skipped]
+    skipped += [f"{r.name}: not judged: {r.not_judged}" for r in results if r.not_judged]
     if skipped:
         parts.append("\n".join(skipped))
     fails = failures(results)
@@ -67,8 +80,13 @@ def text_report(results: list[ImplementationResult]) -> str:
     return "\n\n".join(parts)
 
 
-def json_report(results: list[ImplementationResult]) -> dict:
-    return {"implementations": [r.to_json() for r in results]}
+def json_report(results: list[ImplementationResult], complete: bool = True, interrupted: int | None = None) -> dict:
+    """CONTRACT §3's JSON. ``complete`` is false in the copies written while the run goes
+    on (each holds what finished so far); ``interrupted`` names the signal that stopped it."""
+    data = {"implementations": [r.to_json() for r in results], "complete": complete and interrupted is None}
+    if interrupted is not None:
+        data["interrupted"] = signal.Signals(interrupted).name
+    return data
 
 
 def markdown_report(results: list[ImplementationResult], title: str = "ropecheck verify") -> str:
@@ -82,6 +100,9 @@ def markdown_report(results: list[ImplementationResult], title: str = "ropecheck
             parts.append(f"- **{head}**")
             parts += [f"  - {line.strip()}" for line in rest]
         parts.append("")
+    unjudged = [r for r in results if r.not_judged]
+    if unjudged:
+        parts += ["## Not judged", ""] + [f"- {r.name}: {r.not_judged}" for r in unjudged] + [""]
     skipped = [r for r in results if r.skipped]
     if skipped:
         parts += ["## Skipped", ""] + [f"- {r.name}: {r.skipped}" for r in skipped] + [""]

@@ -8,20 +8,47 @@ Prints the verdict and exits 0 when the property holds on that case, 1 when it f
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 
 from ropecheck import registry
 from ropecheck.config import RopeConfig
 from ropecheck.properties import BY_NAME, PropertyFailed, Subject
+from ropecheck.spec import SpecError
 from ropecheck.strategies import RopeCase
 
 
+_CONSTRUCTORS = {"RopeCase": RopeCase, "RopeConfig": RopeConfig}
+
+
 def parse_case(text: str) -> RopeCase:
-    """Evaluate a ``RopeCase(...)`` expression with only RopeCase and RopeConfig in scope."""
-    case = eval(text, {"__builtins__": {}}, {"RopeCase": RopeCase, "RopeConfig": RopeConfig})  # noqa: S307
+    """Rebuild a ``RopeCase(...)`` from its ``repr``-like text without evaluating code.
+
+    Only calls of ``RopeCase`` and ``RopeConfig`` with keyword arguments whose values are
+    Python literals (numbers, strings, tuples, lists, dicts, None, booleans) or such a call
+    are accepted: a doctored line pasted from a CI log cannot run anything.
+    """
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"--case: not a RopeCase(...) expression: {exc.msg}") from None
+    case = _construct(tree.body)
     if not isinstance(case, RopeCase):
         raise ValueError(f"--case must be a RopeCase(...) expression, got {type(case).__name__}")
     return case
+
+
+def _construct(node: ast.AST):
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name not in _CONSTRUCTORS or node.args or any(k.arg is None for k in node.keywords):
+            raise ValueError(f"--case: only RopeCase(...) and RopeConfig(...) with keyword arguments are allowed, "
+                             f"got {ast.unparse(node)[:80]!r}")
+        return _CONSTRUCTORS[name](**{k.arg: _construct(k.value) for k in node.keywords})
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise ValueError(f"--case: {ast.unparse(node)[:80]!r} is not a literal") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--case", required=True, help="a RopeCase(...) expression from a report")
     args = parser.parse_args(argv)
-    (spec, _), *_ = registry.resolve(args.target)
-    case = parse_case(args.case)
+    try:
+        (spec, _), *_ = registry.resolve(args.target)
+        case = parse_case(args.case)
+    except (SpecError, ValueError, TypeError) as exc:
+        print(f"ropecheck repro: error: {exc}", file=sys.stderr)
+        return 2
     subject = Subject(fn=spec.load_callable(), spec=spec, device=args.device)
     try:
         ratio = BY_NAME[args.property].check(subject, case)

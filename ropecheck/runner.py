@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from hypothesis import given, settings as hsettings, target
 from hypothesis.errors import Flaky, HypothesisException
 
-from ropecheck.properties import Property, PropertyFailed, Subject
+from ropecheck.properties import NotJudged, Property, PropertyFailed, Subject, call
 from ropecheck.strategies import RopeCase
 
 STATUSES = ("passed", "failed", "skipped", "error")
@@ -45,12 +45,35 @@ def repro_line(spec_ref: str, prop: str, device: str, case: RopeCase) -> str:
             f"--case {shlex.quote(case.repro())}")
 
 
-def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref: str) -> PropertyResult:
+def preflight(subject: Subject) -> str:
+    """One small call before any search: "" when it ran (right or wrong), else why the
+    implementation cannot be judged here (a bundled adapter that no longer fits its library)."""
+    from ropecheck.config import RopeConfig
+
+    dtype = "float32" if "float32" in subject.spec.dtypes else subject.spec.dtypes[0]
+    base = 10000.0 if subject.spec.base == "any" else subject.spec.base
+    case = RopeCase(1, 2, 1, 8, dtype, RopeConfig(base=base, rotary_dim=8, pairing=subject.spec.pairing, head_dim=8),
+                    ((0, 1),))
+    if subject.spec.multi_axis:
+        return ""  # multi-axis callables need multi-axis positions: the properties judge them
+    try:
+        call(subject, case, case.make_x(subject.device), case.make_positions(subject.device))
+    except NotJudged as exc:
+        return str(exc)
+    except (PropertyFailed, Exception):  # noqa: BLE001 - a wrong answer is for the properties to judge
+        pass
+    return ""
+
+
+def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref: str,
+                 not_judged: str = "") -> PropertyResult:
     """Search for a counterexample to ``prop``; never raises."""
     device = subject.device
     reason = prop.applies(subject.spec)
     if reason:
         return PropertyResult(prop.name, "skipped", f"not applicable: {reason}", device=device)
+    if not_judged:
+        return PropertyResult(prop.name, "error", not_judged, device=device)
     worst: list[float | None] = [None]
 
     @hsettings(settings, report_multiple_bugs=False, database=None,
@@ -71,6 +94,8 @@ def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref
             prop.name, "failed", message=failure.full_cause(),
             counterexample=f"{case.summary()}{detail}; tolerance model: ropecheck.tolerance (see README)",
             device=device, worst_ratio=failure.ratio, reproduce=repro_line(spec_ref, prop.name, device, case))
+    except NotJudged as exc:
+        return PropertyResult(prop.name, "error", str(exc), device=device)
     except Flaky as exc:
         return PropertyResult(prop.name, "failed", device=device,
                               message=f"fails only sometimes on the same input (nondeterministic): {_first_line(exc)}")

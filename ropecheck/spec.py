@@ -23,6 +23,8 @@ DEVICES = ("cpu", "cuda")
 MULTI_AXIS = ("mrope", "axial")
 """``multi_axis`` values: Qwen2-VL's M-RoPE sections, seed 000's axial form (``ropecheck.scaling``)."""
 MAX_SUPPORTED_POSITION = 2**53
+MAX_BASE = 1e38
+"""The largest base a spec may pin: float32 (where nearly all code forms base**e) holds it."""
 
 REQUIRED = ("name", "callable", "pairing", "base", "dtypes", "devices")
 OPTIONAL_DEFAULTS: dict[str, Any] = {
@@ -74,22 +76,10 @@ class Spec:
 
         Raises ``SpecError`` (key ``callable``) when it cannot be imported or is not callable.
         """
-        module_name, _, attribute = self.callable.partition(":")
-        if self.folder and self.folder not in sys.path:
-            sys.path.insert(0, self.folder)
         try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:  # noqa: BLE001 - any import failure is the user's to see
-            raise SpecError(self.origin, "callable",
-                            f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from exc
-        target: Any = module
-        for part in attribute.split("."):
-            if not hasattr(target, part):
-                raise SpecError(self.origin, "callable", f"module {module_name!r} has no attribute {attribute!r}")
-            target = getattr(target, part)
-        if not callable(target):
-            raise SpecError(self.origin, "callable", f"{self.callable!r} is a {type(target).__name__}, not a callable")
-        return target
+            return import_callable(self.callable, self.folder)
+        except ImportProblem as exc:
+            raise SpecError(self.origin, "callable", str(exc)) from None
 
     def to_mapping(self) -> dict[str, Any]:
         """The spec's keys as a plain mapping (what a TOML file or entry point would hold)."""
@@ -101,6 +91,48 @@ class Spec:
             "requires": list(self.requires), "scaling": list(self.scaling),
             "multi_axis": list(self.multi_axis),
         }
+
+
+class ImportProblem(Exception):
+    """``module:attribute`` cannot be imported or is not callable; the message is one line."""
+
+
+def exception_text(exc: BaseException) -> str:
+    """An exception in one line; ``SystemExit`` and ``KeyboardInterrupt`` say what they are."""
+    if isinstance(exc, SystemExit):
+        text = f"SystemExit({exc.code!r}) (it tried to exit the process)"
+    else:
+        text = f"{type(exc).__name__}{': ' + str(exc) if str(exc) else ''}"
+    return " ".join(text.split())
+
+
+def import_callable(ref: str, folder: str | None = None) -> Callable:
+    """Import ``module:attribute`` (attribute may be dotted), with ``folder`` first on sys.path.
+
+    Anything the import or the attribute lookups raise (``SystemExit`` and
+    ``KeyboardInterrupt`` included: untrusted code runs here) becomes ``ImportProblem``.
+    Run it in a checking process (``ropecheck.isolation``), not in ropecheck's own: an
+    import can also hang or end the process.
+    """
+    module_name, _, attribute = ref.partition(":")
+    if folder and folder not in sys.path:
+        sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+    except BaseException as exc:  # noqa: BLE001 - any import failure is the user's to see
+        raise ImportProblem(f"cannot import module {module_name!r}: {exception_text(exc)}") from None
+    target: Any = module
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ImportProblem(f"module {module_name!r} has no attribute {attribute!r}") from None
+        except BaseException as exc:  # noqa: BLE001 - a module __getattr__ or a property that raises
+            raise ImportProblem(f"looking up {attribute!r} in module {module_name!r} raised "
+                                f"{exception_text(exc)}") from None
+    if not callable(target):
+        raise ImportProblem(f"{ref!r} is a {type(target).__name__}, not a callable")
+    return target
 
 
 def _importable(module: str) -> bool:
@@ -164,6 +196,9 @@ def _type_name(value: Any) -> str:
 def _name(origin: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise SpecError(origin, "name", f"expected a non-empty string, got {value!r}")
+    if not value.isprintable():
+        raise SpecError(origin, "name", f"expected printable characters only (it is shown in every report), "
+                                        f"got {value!r}")
     return value
 
 
@@ -200,8 +235,9 @@ def _base(origin: str, value: Any) -> float | str:
         return "any"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(origin, "base", f"expected \"any\" or a positive float such as 10000.0, got {value!r}")
-    if not math.isfinite(value) or value <= 0 or value == 1:
-        raise SpecError(origin, "base", f"expected \"any\" or a positive float other than 1, got {value!r}")
+    if not math.isfinite(value) or value <= 0 or value == 1 or value > MAX_BASE:
+        raise SpecError(origin, "base", f"expected \"any\" or a positive float other than 1 and at most {MAX_BASE:g} "
+                                        f"(float32 code must be able to hold it), got {value!r}")
     return float(value)
 
 

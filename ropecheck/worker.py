@@ -1,12 +1,22 @@
-"""The child process that checks one implementation on one device.
+"""The checking process: imports one implementation and runs what ropecheck asks of it.
 
-Run by ``ropecheck.engine`` as ``python -m ropecheck.worker JOB.json``. It appends one JSON
-line per event to the job's ``out`` file and flushes it at once, so a crash or a hang
-loses at most the property in flight:
+Started by ``ropecheck.engine`` inside an ``ropecheck.isolation.Sandbox`` as
+``python -P -m ropecheck.worker`` (``-P``: the working directory is not put on sys.path;
+only the spec's folder is, when its callable is imported). It reads JSON commands, one per
+line, from the descriptor ``ROPECHECK_COMMANDS`` and answers on ``ROPECHECK_CHANNEL`` with
+framed lines ``RC1 <token> <json>``, written whole and at once, so that a crash or a hang
+loses at most the work in flight. Commands and their events::
 
-    {"event": "start", "name": P}
-    {"event": "result", ...PropertyResult...}
-    {"event": "done"}
+    {"op": "load", "spec": {...}, "origin": ..., "folder": ...}
+        -> {"event": "loaded"} | {"event": "load_error", "message": ...}
+    {"op": "run", "properties": [...], "profile": ..., "device": ..., "spec_ref": ...}
+        -> {"event": "start", "name": P}, {"event": "result", ...PropertyResult...}, ...,
+           {"event": "finished"}
+    {"op": "identify", "target": ..., "head_dim": ..., "device": ...}
+        -> {"event": "loaded"} | {"event": "load_error", ...}, then {"event": "identified", "json": ..., "rows": ..., "notes": ..., "message": ...}
+
+End of file on the commands descriptor means stop. The first event is ``{"event": "ready"}``.
+Torch runs with one intra-op thread: a checking process is one of several sharing the cores.
 """
 
 from __future__ import annotations
@@ -14,34 +24,82 @@ from __future__ import annotations
 import json
 import os
 import sys
-
-from ropecheck import profiles
-from ropecheck.properties import BY_NAME, Subject
-from ropecheck.runner import run_property
-from ropecheck.spec import spec_from_mapping
+from typing import Any, Callable
 
 
-def _emit(handle, event: dict) -> None:
-    handle.write(json.dumps(event) + "\n")
-    handle.flush()
-    os.fsync(handle.fileno())
+class Channel:
+    """The write end of a sandbox's result channel (``ropecheck.isolation``)."""
+
+    def __init__(self) -> None:
+        self.fd = int(os.environ.pop("ROPECHECK_CHANNEL"))
+        self.prefix = b"RC1 " + os.environ.pop("ROPECHECK_TOKEN").encode() + b" "
+
+    def emit(self, event: dict[str, Any]) -> None:
+        data = memoryview(self.prefix + json.dumps(event).encode() + b"\n")
+        while data:
+            written = os.write(self.fd, data)
+            data = data[written:]
 
 
-def main(job_path: str) -> int:
-    with open(job_path, encoding="utf-8") as f:
-        job = json.load(f)
+def _load(job: dict[str, Any]) -> tuple[Callable | None, dict[str, Any]]:
+    from ropecheck.spec import SpecError, spec_from_mapping
+
+    spec = spec_from_mapping(job["spec"], origin=job["origin"], folder=job.get("folder"))
+    try:
+        return spec.load_callable(), {"event": "loaded"}
+    except SpecError as exc:
+        return None, {"event": "load_error", "message": str(exc)}
+
+
+def _run(job: dict[str, Any], fn: Callable, channel: Channel) -> None:
+    from ropecheck import profiles
+    from ropecheck.properties import BY_NAME, Subject
+    from ropecheck.runner import preflight, run_property
+    from ropecheck.spec import spec_from_mapping
+
     spec = spec_from_mapping(job["spec"], origin=job["origin"], folder=job.get("folder"))
     settings = profiles.get(job["profile"])
-    with open(job["out"], "a", encoding="utf-8") as out:
-        fn = spec.load_callable()
-        subject = Subject(fn=fn, spec=spec, device=job["device"])
-        for name in job["properties"]:
-            _emit(out, {"event": "start", "name": name})
-            result = run_property(BY_NAME[name], subject, settings, job["spec_ref"])
-            _emit(out, {"event": "result", **result.to_json()})
-        _emit(out, {"event": "done"})
+    subject = Subject(fn=fn, spec=spec, device=job["device"])
+    not_judged = preflight(subject)
+    for name in job["properties"]:
+        channel.emit({"event": "start", "name": name})
+        result = run_property(BY_NAME[name], subject, settings, job["spec_ref"], not_judged=not_judged)
+        channel.emit({"event": "result", **result.to_json()})
+    channel.emit({"event": "finished"})
+
+
+def _identify(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    from ropecheck import identify
+
+    try:
+        fn = identify.load(job["target"])
+    except identify.LoadError as exc:
+        return {"event": "load_error", "message": str(exc)}
+    channel.emit({"event": "loaded"})
+    result = identify.identify(fn, head_dim=job["head_dim"], device=job["device"])
+    return {"event": "identified", "json": result.to_json(), "rows": identify.rows(result),
+            "notes": list(result.notes), "message": result.message}
+
+
+def main() -> int:
+    channel = Channel()
+    commands = os.fdopen(int(os.environ.pop("ROPECHECK_COMMANDS")), "rb")
+    import torch
+
+    torch.set_num_threads(1)
+    channel.emit({"event": "ready", "pid": os.getpid()})
+    fn: Callable | None = None
+    for line in commands:
+        job = json.loads(line)
+        if job["op"] == "load":
+            fn, event = _load(job)
+            channel.emit(event)
+        elif job["op"] == "run" and fn is not None:
+            _run(job, fn, channel)
+        elif job["op"] == "identify":
+            channel.emit(_identify(job, channel))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main())

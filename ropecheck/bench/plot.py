@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ropecheck.table import literal_label
+
 
 def throughput_plots(table: pd.DataFrame, folder: str | Path) -> list[Path]:
     """One PNG per (device, dtype, pass) of the prefill rows with heads == kv_heads and
@@ -26,13 +28,14 @@ def throughput_plots(table: pd.DataFrame, folder: str | Path) -> list[Path]:
         for name, lines in group.groupby("implementation"):
             lines = lines.groupby("tokens", as_index=False)["gbps"].median().sort_values("tokens")
             style = dict(color="black", linestyle="--", linewidth=2) if name == "copy" else dict(marker="o")
-            ax.plot(lines["tokens"], lines["gbps"], label="copy (roofline)" if name == "copy" else name, **style)
+            label = "copy (roofline)" if name == "copy" else literal_label(name)
+            ax.plot(lines["tokens"], lines["gbps"], label=label, **style)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("tokens per call (batch × seq)")
         ax.set_ylabel("GB/s (q, k read + written)")
         title = group["device_name"].iloc[0] if "device_name" in group else device
-        ax.set_title(f"RoPE throughput, {dtype}, {pass_} — {title}", fontsize=9)
+        ax.set_title(literal_label(f"RoPE throughput, {dtype}, {pass_} — {title}"), fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
         fig.tight_layout()

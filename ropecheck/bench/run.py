@@ -1,67 +1,65 @@
-"""A sweep of workloads timed into rows: CPU through pytest-benchmark (in a child pytest),
-CUDA through events. Every implementation is timed beside a copy of the same bytes."""
+"""A sweep of workloads timed into rows, each implementation in a child of its own.
+
+The copy roofline is timed in one child, then every implementation in its own
+(``ropecheck.bench.child`` inside an ``ropecheck.isolation`` sandbox, under CPU-time
+limits): one that raises, exits or hangs is reported by name with the reason, and the
+rows of every other are kept. CPU timing is pytest-benchmark's, CUDA timing CUDA events'.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ropecheck.bench import timing
-from ropecheck.bench.workload import load_workloads
+from ropecheck.isolation import Limits, Stop, run_command
 
-SUITE = Path(__file__).with_name("pytest_suite.py")
+CHILD = ["-P", "-m", "ropecheck.bench.child"]
+DEFAULT_TIMEOUT = {True: 600.0, False: 3600.0}
+"""CPU seconds one implementation's child may use: --quick, full sweep."""
 
 
-def collect(targets: list[str], device: str, quick: bool, passes: list[str], rounds: int | None = None,
-            dtypes: list[str] | None = None) -> list[dict]:
-    """Rows of ``info() + samples_s`` for every workload of the sweep."""
-    job = {"targets": targets, "quick": quick, "passes": passes, "dtypes": dtypes,
+@dataclass
+class Collected:
+    """Rows of every workload that ran, and (implementation, reason) for what did not."""
+
+    rows: list[dict] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _env(state: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    env.update(PYTHONSAFEPATH="1", HYPOTHESIS_STORAGE_DIRECTORY=str(state / "hypothesis"))
+    return env
+
+
+def collect(targets: list[tuple[str, str]], device: str, quick: bool, passes: list[str], rounds: int | None = None,
+            dtypes: list[str] | None = None, timeout: float | None = None, stop: Stop | None = None) -> Collected:
+    """Time ``targets``, (implementation name, spec path or registered name) pairs, beside
+    the copy roofline; ``info() + samples_s`` rows."""
+    job = {"device": device, "quick": quick, "passes": passes, "dtypes": dtypes,
            "rounds": rounds or (10 if quick else 30)}
-    return _cpu(job) if device == "cpu" else _cuda(job)
-
-
-def _cpu(job: dict) -> list[dict]:
+    limits = Limits.for_timeout(timeout or DEFAULT_TIMEOUT[quick])
+    out = Collected()
     with tempfile.TemporaryDirectory(prefix="ropecheck-bench-") as tmp:
-        job_path, report = Path(tmp) / "job.json", Path(tmp) / "report.json"
-        job_path.write_text(json.dumps(job))
-        env = dict(os.environ, ROPECHECK_BENCH_JOB=str(job_path))
-        package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-        proc = subprocess.run([sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider",
-                               "-p", "no:randomly", "--benchmark-only", f"--benchmark-json={report}",
-                               "--benchmark-disable-gc", "--rootdir", tmp],
-                              env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if proc.returncode != 0 or not report.exists():
-            raise RuntimeError(f"CPU benchmark run failed (pytest exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-        data = json.loads(report.read_text())
-    rows = []
-    for bench in data["benchmarks"]:
-        info = dict(bench["extra_info"])
-        info["samples_s"] = bench["stats"]["data"]
-        rows.append(info)
-    return rows
-
-
-def _cuda(job: dict) -> list[dict]:
-    import torch
-
-    rows = []
-    for work in load_workloads(job, device="cuda"):
-        call = work.prepare()
-        replays = 1
-        if work.shape.kind == "decode":
-            graph = timing.as_graph(call, replays=20)
-            if graph is not None:
-                call, replays = graph, 20
-        samples = [t / replays for t in timing.cuda_samples(call)]
-        info = work.info()
-        info["samples_s"] = samples
-        info["timer"] = "cuda-graph" if replays > 1 else "cuda-events"
-        rows.append(info)
-        del call
-        torch.cuda.empty_cache()
-    return rows
+        env = _env(Path(tmp))
+        refs = [ref for _, ref in targets]
+        jobs = [("copy", {**job, "targets": refs, "copy": True, "implementations": False})]
+        jobs += [(name, {**job, "targets": [ref], "copy": False, "implementations": True}) for name, ref in targets]
+        for index, (label, child_job) in enumerate(jobs):
+            job_path, rows_path = Path(tmp) / f"job-{index}.json", Path(tmp) / f"rows-{index}.json"
+            job_path.write_text(json.dumps(child_job))
+            print(f"bench: timing {label} ...", file=sys.stderr, flush=True)
+            why = run_command([sys.executable, *CHILD, str(job_path), str(rows_path)], env,
+                              Path(tmp) / f"child-{index}.log", limits, stop)
+            data = json.loads(rows_path.read_text()) if rows_path.exists() else {"rows": [], "failures": []}
+            out.rows += data["rows"]
+            out.failures += [(test_id.split("|")[0], reason) for test_id, reason in data["failures"]]
+            if why:
+                out.failures.append((label, why))
+    return out

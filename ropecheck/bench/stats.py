@@ -31,6 +31,27 @@ def parse_samples(text) -> np.ndarray:
     return np.array([float(v) for v in str(text).split()], dtype=float)
 
 
+def table_problem(frame: pd.DataFrame) -> str:
+    """Why ``frame`` cannot be compared ("" when it can): every timing must be a finite,
+    positive number of seconds, and every ``samples_s`` cell a list of them."""
+    for column in ("median_s", "copy_median_s"):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            return (f"column {column!r}, row {row + 2} (implementation {frame['implementation'].iloc[row]!r}): "
+                    f"expected a positive number of seconds, got {frame[column].iloc[row]!r}")
+    for row, cell in enumerate(frame["samples_s"]):
+        try:
+            samples = parse_samples(cell)
+        except ValueError:
+            samples = np.array([np.nan])
+        if samples.size == 0 or not np.all(np.isfinite(samples) & (samples > 0)):
+            return (f"column 'samples_s', row {row + 2} (implementation {frame['implementation'].iloc[row]!r}): "
+                    f"expected space-separated positive seconds, got {str(cell)[:60]!r}")
+    return ""
+
+
 def holm(pvalues: np.ndarray) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values (monotone, capped at 1)."""
     p = np.asarray(pvalues, dtype=float)

@@ -89,6 +89,8 @@ def load_workloads(job: dict, device: str) -> list[Workload]:
     dtypes = tuple(job.get("dtypes") or sweep.dtypes(job.get("quick", False)))
     passes = job.get("passes", ["fwd", "fwd+bwd"])
     out: list[Workload] = []
+    if not job.get("implementations", True) and not job.get("copy", True):
+        return out
     for target in job["targets"]:
         for spec, _ in registry.resolve(target):
             if spec.missing_requirements() or device not in spec.devices:
@@ -104,4 +106,4 @@ def load_workloads(job: dict, device: str) -> list[Workload]:
                         out.append(Workload(spec.name, spec, shape, dtype, device, True))
     needed = {(w.shape, w.dtype, w.backward) for w in out}
     copies = [Workload(COPY, None, s, d, device, b) for (s, d, b) in sorted(needed, key=lambda t: (t[0].tokens, str(t)))]
-    return copies + out
+    return (copies if job.get("copy", True) else []) + (out if job.get("implementations", True) else [])

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ropecheck.table import literal_label
+
 DPI = 100
 
 
@@ -40,7 +42,7 @@ def precision(sweep: pd.DataFrame, folder: str | Path) -> Path:
             group = group[group["position"] > 0].sort_values("position")
             ratio = group["worst_ratio"].clip(lower=1e-4).replace(np.inf, 1e6)
             style = dict(color="grey", linestyle=":", marker="x") if "illustration" in name else dict(marker=".")
-            ax.plot(group["position"], ratio, label=name, markersize=4, linewidth=1, **style)
+            ax.plot(group["position"], ratio, label=literal_label(name), markersize=4, linewidth=1, **style)
         ax.axhline(1.0, color="red", linestyle="--", linewidth=1.2, label="tolerance (ratio 1)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -140,7 +142,7 @@ def roofline(table: pd.DataFrame, folder: str | Path, name: str) -> Path:
     for i, dtype in enumerate(frac.columns):
         ax.barh(np.arange(len(frac)) + i * height, frac[dtype], height=height, label=dtype)
     ax.set_yticks(np.arange(len(frac)) + 0.4 - height / 2)
-    ax.set_yticklabels(frac.index, fontsize=7)
+    ax.set_yticklabels([literal_label(n) for n in frac.index], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("fraction of the copy roofline (gbps / copy_gbps)")
     ax.set_title(f"roofline fraction at {int(biggest)} tokens per call, forward", fontsize=9)
