@@ -26,7 +26,8 @@ Each adapter implements one pairing and ignores ``config.pairing`` (its spec say
 ``transformers`` is imported only inside the functions (``_modeling``), so importing this
 module imports nothing but torch. Works with transformers 4.x (``rope_theta``,
 ``rotary_pct`` keywords) and 5.x (``rope_parameters``); which API a release has is found
-by looking for it, never from the version string.
+by looking for it, never from the version string. Each adapter is ``bundled("transformers")``:
+a release that lacks what it reaches for raises ``AdapterMismatch``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from types import ModuleType
 
 import torch
 
+from ropecheck.adapters import bundled
 from ropecheck.config import RopeConfig
 
 GPTJ_MAX_POSITIONS = 2048
@@ -82,6 +84,7 @@ def _llama_rotary(base: float, head_dim: int, device: torch.device) -> torch.nn.
     return llama.LlamaRotaryEmbedding(config=hf_config).to(device)
 
 
+@bundled("transformers")
 def llama(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF Llama: ``apply_rotary_pos_emb(q, k, *LlamaRotaryEmbedding(x, position_ids))``.
 
@@ -114,6 +117,7 @@ def _compiled_apply():
     return torch.compile(_modeling("llama").apply_rotary_pos_emb, dynamic=True)
 
 
+@bundled("transformers")
 def llama_compiled(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF Llama with ``apply_rotary_pos_emb`` under ``torch.compile`` (Inductor fuses the
     rotation into one kernel; cos/sin from the eager ``LlamaRotaryEmbedding``). Shapes as ``llama``."""
@@ -152,6 +156,7 @@ def _llama_scaled_rotary(config: RopeConfig, head_dim: int, device: torch.device
     return llama.LlamaRotaryEmbedding(config=hf_config).to(device)
 
 
+@bundled("transformers")
 def llama_scaled(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF Llama with scaled RoPE: a fresh ``LlamaRotaryEmbedding`` per call, built from
     ``config.scaling`` as ``rope_parameters`` (see ``hf_rope_parameters``), then
@@ -210,6 +215,7 @@ def _neox_apply_splits() -> bool:
         return False
 
 
+@bundled("transformers")
 def gpt_neox(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF GPT-NeoX: ``GPTNeoXRotaryEmbedding`` + ``apply_rotary_pos_emb`` with partial rotary.
 
@@ -283,6 +289,7 @@ def _gptj_sin_cos(x: torch.Tensor, positions: torch.Tensor, rotary_dim: int) -> 
     return rotary(x, position_ids=positions)
 
 
+@bundled("transformers")
 def gptj(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF GPT-J: the rotary part of ``GPTJAttention.forward`` with ``config.rotary_dim`` set.
 
