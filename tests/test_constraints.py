@@ -57,7 +57,7 @@ def test_every_ci_env_installs_under_the_pins_and_the_canary_does_not(tox):
     upstream = tox["testenv:upstream"]
     assert "PIP_CONSTRAINT" not in upstream["setenv"]
     assert upstream["deps"].split() == ["torch==2.13.0"]
-    assert upstream["recreate"] == "true"
+    assert upstream["recreate"] == "true" and upstream["ignore_errors"] == "true"  # fails on the first failure, runs all
 
 
 def test_the_canary_verifies_every_third_party_spec(tox):
