@@ -10,9 +10,11 @@ Each adapter runs the library's real code path, not a re-implementation:
 - ``gpt_neox``: ``GPTNeoXRotaryEmbedding`` with ``partial_rotary_factor`` (``rotary_pct``)
   ``= rotary_dim / head_dim`` and the model's ``apply_rotary_pos_emb``, which rotates the
   first ``cos.shape[-1]`` dims and passes the rest through.
-- ``gptj``: ``create_sinusoidal_positions`` (base hard-coded to 10000), the gather of
-  ``GPTJAttention.forward`` and ``apply_rotary_pos_emb`` (``rotate_every_two``, pairs
-  ``(2i, 2i+1)``) on the first ``rotary_dim`` dims.
+- ``gptj``: sin/cos from ``create_sinusoidal_positions`` (base hard-coded to 10000), taken
+  for ``position_ids`` the way the installed release does it (``GPTJRotaryEmbedding`` from
+  5.24 on, ``get_embed_positions`` and the gather of ``GPTJAttention.forward`` before), and
+  ``apply_rotary_pos_emb`` (``rotate_every_two``, pairs ``(2i, 2i+1)``) on the first
+  ``rotary_dim`` dims.
 
 HF attention works on (batch, heads, seq, head_dim) for Llama and GPT-NeoX, so those
 adapters transpose in and out; GPT-J rotates in (batch, seq, heads, head_dim) itself.
@@ -23,7 +25,9 @@ Each adapter implements one pairing and ignores ``config.pairing`` (its spec say
 
 ``transformers`` is imported only inside the functions (``_modeling``), so importing this
 module imports nothing but torch. Works with transformers 4.x (``rope_theta``,
-``rotary_pct`` keywords) and 5.x (``rope_parameters``).
+``rotary_pct`` keywords) and 5.x (``rope_parameters``); which API a release has is found
+by looking for it, never from the version string. Each adapter is ``bundled("transformers")``:
+a release that lacks what it reaches for raises ``AdapterMismatch``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from types import ModuleType
 
 import torch
 
+from ropecheck.adapters import bundled
 from ropecheck.config import RopeConfig
 
 GPTJ_MAX_POSITIONS = 2048
@@ -79,6 +84,7 @@ def _llama_rotary(base: float, head_dim: int, device: torch.device) -> torch.nn.
     return llama.LlamaRotaryEmbedding(config=hf_config).to(device)
 
 
+@bundled("transformers")
 def llama(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF Llama: ``apply_rotary_pos_emb(q, k, *LlamaRotaryEmbedding(x, position_ids))``.
 
@@ -111,6 +117,7 @@ def _compiled_apply():
     return torch.compile(_modeling("llama").apply_rotary_pos_emb, dynamic=True)
 
 
+@bundled("transformers")
 def llama_compiled(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF Llama with ``apply_rotary_pos_emb`` under ``torch.compile`` (Inductor fuses the
     rotation into one kernel; cos/sin from the eager ``LlamaRotaryEmbedding``). Shapes as ``llama``."""
@@ -149,6 +156,7 @@ def _llama_scaled_rotary(config: RopeConfig, head_dim: int, device: torch.device
     return llama.LlamaRotaryEmbedding(config=hf_config).to(device)
 
 
+@bundled("transformers")
 def llama_scaled(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF Llama with scaled RoPE: a fresh ``LlamaRotaryEmbedding`` per call, built from
     ``config.scaling`` as ``rope_parameters`` (see ``hf_rope_parameters``), then
@@ -207,6 +215,7 @@ def _neox_apply_splits() -> bool:
         return False
 
 
+@bundled("transformers")
 def gpt_neox(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF GPT-NeoX: ``GPTNeoXRotaryEmbedding`` + ``apply_rotary_pos_emb`` with partial rotary.
 
@@ -247,22 +256,51 @@ def _gptj_table(rotary_dim: int, num_pos: int, device: torch.device) -> torch.Te
     return _modeling("gptj").create_sinusoidal_positions(num_pos, rotary_dim).to(device)
 
 
+@functools.lru_cache(maxsize=4)
+def _gptj_rotary(rotary_class: type, rotary_dim: int, num_pos: int, device: torch.device) -> torch.nn.Module:
+    """A ``GPTJRotaryEmbedding`` (transformers >= 5.24) as ``GPTJModel`` builds it, with
+    ``max_position_embeddings = num_pos`` and ``rotary_dim``: its buffer ``embed_positions``
+    is ``create_sinusoidal_positions(num_pos, rotary_dim)`` (num_pos, rotary_dim) float32 and
+    ``forward`` only reads it, so a module is shared by every call with the same key."""
+    hf_config = _modeling("gptj").GPTJConfig(n_positions=num_pos, n_embd=rotary_dim, n_head=1, rotary_dim=rotary_dim)
+    return rotary_class(hf_config).to(device)
+
+
+def _gptj_sin_cos(x: torch.Tensor, positions: torch.Tensor, rotary_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """GPT-J's sin and cos for ``position_ids = positions`` (batch, seq), each
+    (batch, seq, rotary_dim / 2) in x's dtype, by whichever path the installed release has.
+
+    - up to 5.23: ``get_embed_positions(table, position_ids)`` repeats the table per row,
+      (batch, num_pos, rotary_dim), and ``GPTJAttention.forward`` gathers the rows of
+      ``position_ids`` (this gather is the forward's own code, which has no function of its own);
+    - from 5.24: ``GPTJRotaryEmbedding(config)(x, position_ids)`` indexes its table and
+      returns ``(sin, cos)`` itself.
+    """
+    gptj_module = _modeling("gptj")
+    num_pos = gptj_table_length(int(positions.max()))
+    if hasattr(gptj_module, "get_embed_positions"):
+        table = _gptj_table(rotary_dim, num_pos, x.device)
+        embed_positions = gptj_module.get_embed_positions(table, positions)  # (batch, num_pos, rotary_dim)
+        repeated_position_ids = positions.unsqueeze(-1).repeat(1, 1, embed_positions.shape[-1])
+        sincos = torch.gather(embed_positions, 1, repeated_position_ids).to(x.dtype)
+        sin, cos = torch.split(sincos, sincos.shape[-1] // 2, dim=-1)
+        return sin, cos
+    rotary = _gptj_rotary(gptj_module.GPTJRotaryEmbedding, rotary_dim, num_pos, x.device)
+    return rotary(x, position_ids=positions)
+
+
+@bundled("transformers")
 def gptj(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF GPT-J: the rotary part of ``GPTJAttention.forward`` with ``config.rotary_dim`` set.
 
     Args:
         x: (batch, seq, heads, head_dim), GPT-J's own layout for q/k at this point.
-        positions: (batch, seq) int64, the ``position_ids`` gathered from the table.
+        positions: (batch, seq) int64, the ``position_ids`` whose rows are taken from the table.
         config: ``rotary_dim`` leading dims are rotated; ``base`` is ignored (GPT-J hard-codes 10000).
     Returns:
         (batch, seq, heads, head_dim) in x's dtype, on x's device.
     """
     _unscaled(config, "gptj")
-    gptj_module = _modeling("gptj")
-    table = _gptj_table(config.rotary_dim, gptj_table_length(int(positions.max())), x.device)
-    embed_positions = gptj_module.get_embed_positions(table, positions)  # (batch, num_pos, rotary_dim)
-    repeated_position_ids = positions.unsqueeze(-1).repeat(1, 1, embed_positions.shape[-1])
-    sincos = torch.gather(embed_positions, 1, repeated_position_ids).to(x.dtype)
-    sin, cos = torch.split(sincos, sincos.shape[-1] // 2, dim=-1)  # (batch, seq, rotary_dim / 2)
+    sin, cos = _gptj_sin_cos(x, positions, config.rotary_dim)  # (batch, seq, rotary_dim / 2) each
     rot, rest = x[..., : config.rotary_dim], x[..., config.rotary_dim :]
-    return torch.cat([gptj_module.apply_rotary_pos_emb(rot, sin, cos), rest], dim=-1)
+    return torch.cat([_modeling("gptj").apply_rotary_pos_emb(rot, sin, cos), rest], dim=-1)

@@ -18,6 +18,7 @@ import functools
 
 import torch
 
+from ropecheck.adapters import bundled
 from ropecheck.config import RopeConfig
 
 
@@ -37,6 +38,7 @@ def cos_sin(positions: torch.Tensor, config: RopeConfig, dtype: torch.dtype) -> 
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
 
+@bundled("liger-kernel")
 def rope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """Liger's kernel on x (batch, seq, heads, head_dim); rotates the first rotary_dim dims."""
     cos, sin = cos_sin(positions, config, x.dtype)

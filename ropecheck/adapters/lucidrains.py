@@ -22,6 +22,7 @@ import functools
 
 import torch
 
+from ropecheck.adapters import bundled
 from ropecheck.config import RopeConfig
 
 
@@ -34,6 +35,7 @@ def _rotary(base: float, rotary_dim: int, device: str):
     return RotaryEmbedding(dim=rotary_dim, theta=base).to(device)
 
 
+@bundled("rotary-embedding-torch")
 def rope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """``apply_rotary_emb(rotary(positions), x)``: angles for every (row, token).
 
@@ -55,6 +57,7 @@ def _runs(row: list[int]) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+@bundled("rotary-embedding-torch")
 def rotate_queries_or_keys(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """The library's entry point, ``rotary.rotate_queries_or_keys(t, seq_dim=-3, offset=p0)``.
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 
+from ropecheck.adapters import bundled
 from ropecheck.config import RopeConfig
 
 
@@ -70,11 +71,13 @@ def _fast_rope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig, tra
     return _to_torch(out, x).transpose(1, 2)
 
 
+@bundled("mlx")
 def traditional(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """``mx.fast.rope(..., traditional=True)``: pairs (2i, 2i+1)."""
     return _fast_rope(x, positions, config, traditional=True)
 
 
+@bundled("mlx")
 def half_split(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """``mx.fast.rope(..., traditional=False)``: pairs (i, i + rotary_dim/2)."""
     return _fast_rope(x, positions, config, traditional=False)

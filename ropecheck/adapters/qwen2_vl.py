@@ -17,6 +17,7 @@ import importlib
 
 import torch
 
+from ropecheck.adapters import bundled
 from ropecheck.config import RopeConfig
 
 
@@ -34,6 +35,7 @@ def _modeling():
     return importlib.import_module("transformers.models.qwen2_vl.modeling_qwen2_vl")
 
 
+@bundled("transformers")
 def mrope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """HF Qwen2-VL text attention's rotary embedding.
 

@@ -19,6 +19,7 @@ import functools
 
 import torch
 
+from ropecheck.adapters import bundled
 from ropecheck.config import RopeConfig
 
 DEFAULT_MAX_SEQ_LEN = 4096
@@ -40,6 +41,7 @@ def _module(base: float, dim: int, max_seq_len: int, device: str):
     return RotaryPositionalEmbeddings(dim, max_seq_len=max_seq_len, base=base).to(device)
 
 
+@bundled("torchtune")
 def rope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """``RotaryPositionalEmbeddings(head_dim, ...)(x, input_pos=positions)``."""
     if config.rotary_dim != x.shape[-1]:

@@ -18,6 +18,7 @@ import functools
 
 import torch
 
+from ropecheck.adapters import bundled
 from ropecheck.config import RopeConfig
 
 
@@ -29,6 +30,7 @@ def _rotary(base: float, rotary_dim: int, device: str):
     return RotaryEmbedding(rotary_dim, base=base).to(device)
 
 
+@bundled("x-transformers")
 def rope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """``apply_rotary_pos_emb(x as (b, h, s, d), *rotary(positions))``, back to (b, s, h, d)."""
     from x_transformers.x_transformers import apply_rotary_pos_emb

@@ -104,6 +104,29 @@ def test_gptj_default_table_is_the_models():
     assert hf.GPTJ_MAX_POSITIONS == GPTJConfig().max_position_embeddings
 
 
+def test_gptj_takes_sin_cos_and_rotation_from_the_installed_release(monkeypatch):
+    """The adapter runs the release's own code: ``get_embed_positions`` up to 5.23,
+    ``GPTJRotaryEmbedding.forward`` from 5.24 (whichever the module has), and
+    ``apply_rotary_pos_emb`` on both."""
+    modeling = hf._modeling("gptj")
+    calls = []
+
+    def spy(owner, name):
+        original = getattr(owner, name)
+        monkeypatch.setattr(owner, name, lambda *a, **k: calls.append(name) or original(*a, **k))
+
+    if hasattr(modeling, "get_embed_positions"):
+        spy(modeling, "get_embed_positions")
+        expected = ["get_embed_positions", "apply_rotary_pos_emb"]
+    else:
+        spy(modeling.GPTJRotaryEmbedding, "forward")
+        expected = ["forward", "apply_rotary_pos_emb"]
+    spy(modeling, "apply_rotary_pos_emb")
+    fn, config, x = _case("gptj", 16, 8, 10000.0)
+    assert tolerance.compare(fn(x, POSITIONS, config), x, POSITIONS, config).ok
+    assert calls == expected
+
+
 def test_llama_refuses_partial_rotary_and_scaling():
     config = RopeConfig(rotary_dim=8, head_dim=16)
     with pytest.raises(ValueError, match="rotary_dim 8 must equal head_dim 16"):
