@@ -94,3 +94,10 @@ def spins(x, positions, config):
     """Never returns, using the CPU all the while."""
     while True:
         pass
+
+
+def stale_adapter(x, positions, config):
+    """A bundled adapter whose library moved on: ropecheck's failure, never the library's."""
+    from ropecheck.adapters import AdapterMismatch
+
+    raise AdapterMismatch("ropecheck.adapters.fake:rope", "fakelib 9.9", "fakelib.rotary has no attribute 'apply'")

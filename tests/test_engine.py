@@ -176,3 +176,18 @@ def test_a_stop_request_returns_what_finished_and_marks_the_rest(marker):
     assert statuses(result)["identity_at_zero"][0] == "passed"
     assert statuses(result)["determinism"] == ("skipped", "not run: the run was interrupted (SIGTERM)")
     assert result.interrupted == "SIGTERM" and not result.conforms
+
+
+def test_an_adapter_that_no_longer_fits_its_library_is_not_judged(marker):
+    from ropecheck import report
+
+    result = engine.verify(hostile_spec("stale_adapter"), "stale_adapter", profile="ci",
+                           names=["oracle_agreement", "determinism", "gradients"])
+    assert [p.status for p in result.properties] == ["error", "error", "error"]
+    line = ("adapter ropecheck.adapters.fake:rope does not fit fakelib 9.9: fakelib.rotary has no attribute "
+            "'apply'; the library was not judged")
+    assert all(p.message == line for p in result.properties)
+    assert result.not_judged == line and not result.conforms
+    assert report.verdict(result) == "NOT JUDGED"
+    assert report.json_report([result])["implementations"][0]["not_judged"] == line
+    assert "## Not judged" in report.markdown_report([result])
