@@ -111,7 +111,7 @@ def _child_env(state_dir: Path) -> dict[str, str]:
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     env.setdefault("PYTHONFAULTHANDLER", "1")
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONSAFEPATH="1",
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONSAFEPATH="1", PYTHONDONTWRITEBYTECODE="1",
                HYPOTHESIS_STORAGE_DIRECTORY=str(state_dir / "hypothesis"))
     return env
 

@@ -224,7 +224,8 @@ def test_cpu_seconds_count_the_whole_tree_not_the_keeper(tmp_path):
             "os.wait()\n"
             "time.sleep(600)\n")
     box = Sandbox(python(code), os.environ.copy(), tmp_path / "log", channel=False)
-    assert wait_for(lambda: box.cpu_seconds() >= 1.0)
+    # the grandchild used 1.0 s by its own clock; /proc counts whole clock ticks, reaped or not
+    assert wait_for(lambda: box.cpu_seconds() >= 0.9, within=300)
     box.close()
 
 
