@@ -298,7 +298,8 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     stop = Stop()
     try:
         with stop.on_signals():
-            found = engine.identify(args.target, args.head_dim, args.device, timeout=args.timeout, stop=stop)
+            found = engine.identify(args.target, args.head_dim, args.device, timeout=args.timeout, stop=stop,
+                                    signature=args.signature, packed=args.packed)
     except engine.LoadError as exc:
         raise UsageError(str(exc)) from None
     except Interrupted as stopped:
@@ -393,6 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     ident.add_argument("--head-dim", type=int, default=64, metavar="N", help="head_dim of the probe (default 64)")
     ident.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ident.add_argument("--timeout", type=float, metavar="S", help="CPU seconds the probe may use (default 120)")
+    ident.add_argument("--signature", choices=("x", "qk"), default="x",
+                       help="the callable's form: rope(x, ...) or rope(q, k, ...) (identified from q's side)")
+    ident.add_argument("--packed", action="store_true",
+                       help="the callable takes packed (total_tokens, heads, head_dim) tensors and cu_seqlens=")
     ident.set_defaults(run=_cmd_identify)
 
     rep = sub.add_parser("report", help="write an HTML (and markdown) report with figures to --out")

@@ -10,6 +10,7 @@ named in the report; when none fits, the report says so.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Callable, Iterator
 
@@ -191,13 +192,22 @@ def _rotate_tail(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -
     return out
 
 
-def explain(y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> str:
-    """One sentence naming the most likely cause of ``y`` disagreeing with the oracle."""
+def explain(y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: RopeConfig,
+            lengths: tuple[int, ...] | None = None, partner: torch.Tensor | None = None, operand: str = "x") -> str:
+    """One sentence naming the most likely cause of ``y`` disagreeing with the oracle.
+
+    y, x: (batch, seq, heads, head_dim) (a packed call as one row, with the sequence
+    ``lengths``); positions (batch, seq[, axes]); ``partner``: the other operand of a q/k
+    call (k when ``operand`` is "q"), for cross-wiring.
+    """
     out = y.detach().to("cpu", torch.float64)
     if not torch.isfinite(out).all() and torch.isfinite(x.detach().float()).all():
         return "the output has NaN or inf values for a finite input"
+    hypotheses = _hypotheses(x, positions, config)
+    if lengths is not None:
+        hypotheses = itertools.chain(_packed_hypotheses(x, positions, config, lengths), hypotheses)
     matches = []
-    for text, expected, *judged_under in _hypotheses(x, positions, config):
+    for text, expected, *judged_under in hypotheses:
         try:
             ref = expected()
         except (ValueError, RuntimeError, IndexError):
@@ -206,7 +216,133 @@ def explain(y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: R
             matches.append(text)
     if matches:
         return "the output matches " + "; or ".join(matches[:3])
-    return _magnitude_or_precision(out, x, positions, config)
+    return (_cross_wired(y, x, positions, config, partner, operand) or _by_head(y, x, positions, config)
+            or _by_row(y, x, positions, config, lengths) or _magnitude_or_precision(out, x, positions, config))
+
+
+def _packed_hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig,
+                       lengths: tuple[int, ...]) -> Iterator[Hypothesis]:
+    """Slips of packed (varlen) kernels: per-sequence offsets taken from the wrong sequence,
+    restarted at 0, or lost at a tile boundary."""
+    flat = positions[0]
+    starts = [0, *itertools.accumulate(lengths)]
+    spans = [(lo, hi) for lo, hi in zip(starts, starts[1:]) if hi > lo]
+    if not spans:
+        return
+
+    def rebuilt(offset_of) -> torch.Tensor:
+        out = flat.clone()
+        for s, (lo, hi) in enumerate(spans):
+            out[lo:hi] = offset_of(s, lo, hi) + torch.arange(hi - lo).reshape((-1,) + (1,) * (flat.dim() - 1))
+        return out[None]
+
+    yield ("every sequence's positions restart at 0 (the per-sequence offset is ignored)",
+           lambda: oracle.rope(x, rebuilt(lambda s, lo, hi: 0), config))
+    yield ("every sequence takes the first sequence's offset",
+           lambda: oracle.rope(x, rebuilt(lambda s, lo, hi: flat[spans[0][0]]), config))
+    if len(spans) > 1:
+        yield ("a sequence takes its neighbour's offset (the sequence index is off by one)",
+               lambda: oracle.rope(x, rebuilt(lambda s, lo, hi: flat[spans[max(s - 1, 0)][0]]), config))
+        yield ("a sequence takes the next sequence's offset (the sequence index is off by one)",
+               lambda: oracle.rope(x, rebuilt(lambda s, lo, hi: flat[spans[min(s + 1, len(spans) - 1)][0]]), config))
+    for tile in (64, 128):
+        if max(hi - lo for lo, hi in spans) > tile:
+            def lost(tile=tile) -> torch.Tensor:
+                out = flat.clone()
+                for lo, hi in spans:
+                    index = torch.arange(hi - lo)
+                    out[lo:hi] = flat[lo:hi] - (index - index % tile).reshape((-1,) + (1,) * (flat.dim() - 1))
+                return out[None]
+            yield (f"positions restart at every tile of {tile} tokens (a tile offset is lost)",
+                   lambda lost=lost: oracle.rope(x, lost(), config))
+
+
+def _pair_ratios(y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: RopeConfig,
+                 expected: torch.Tensor) -> torch.Tensor:
+    """err / allowed per (batch, seq, head, pair or pass-through dim) against ``expected``."""
+    budget = tolerance.allowance(x, positions, config, y.dtype if y.is_floating_point() else x.dtype)
+    diff = y.detach().to("cpu", torch.float64) - expected
+    first, second = oracle.pair_indices(config)
+    err = torch.cat([torch.hypot(diff[..., first], diff[..., second]), diff[..., config.rotary_dim:].abs()], -1)
+    ratio = err / torch.cat([budget.pair, budget.rest], -1)
+    return torch.where(torch.isnan(ratio), torch.full_like(ratio, math.inf), ratio)
+
+
+def _element_ratios(y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """err / allowed per element (batch, seq, head, dim) against the oracle of ``x``; each
+    rotated element gets its pair's budget."""
+    budget = tolerance.allowance(x, positions, config, y.dtype if y.is_floating_point() else x.dtype)
+    first, second = oracle.pair_indices(config)
+    allowed = torch.empty(tuple(x.shape), dtype=torch.float64)
+    allowed[..., first], allowed[..., second] = budget.pair, budget.pair
+    allowed[..., config.rotary_dim:] = budget.rest
+    ratio = (y.detach().to("cpu", torch.float64) - oracle.rope(x, positions, config)).abs() / allowed
+    return torch.where(torch.isnan(ratio), torch.full_like(ratio, math.inf), ratio)
+
+
+def _cross_wired(y, x, positions, config, partner, operand) -> str:
+    """Part of q_out computed from k's values (or of k_out from q's): every element matches
+    the oracle of either its own input or the other's (head for head, in either of the
+    two usual head mappings), and some only the other's."""
+    if partner is None or operand not in ("q", "k"):
+        return ""
+    heads, other_heads = x.shape[-2], partner.shape[-2]
+    index = torch.arange(heads)
+    if operand == "q" and heads % other_heads == 0:
+        mappings = (index // (heads // other_heads), index % other_heads)
+    elif operand == "k" and other_heads % heads == 0:
+        mappings = (index * (other_heads // heads), index)
+    else:
+        return ""
+    own = _element_ratios(y, x, positions, config) <= 1
+    for mapping in mappings:
+        theirs = _element_ratios(y, partner[..., mapping, :], positions, config) <= 1
+        if bool((own | theirs).all()) and bool((theirs & ~own).any()):
+            share = float((theirs & ~own).double().mean())
+            source = "k" if operand == "q" else "q"
+            return (f"{share:.0%} of {operand}_out is computed from {source}'s values, the rest from {operand}'s own "
+                    f"(q and k are cross-wired)")
+    return ""
+
+
+def _by_head(y, x, positions, config) -> str:
+    """Some heads right and others not; the classic: only the first head rotated."""
+    heads = x.shape[-2]
+    if heads < 2:
+        return ""
+    right = (_pair_ratios(y, x, positions, config, oracle.rope(x, positions, config)) <= 1).flatten(0, 1).all(0).all(-1)
+    if bool(right.all()) or not bool(right.any()):
+        return ""
+    identity = (_pair_ratios(y, x, positions, config, x.detach().to("cpu", torch.float64)) <= 1)
+    unrotated = identity.flatten(0, 1).all(0).all(-1)
+    wrong = [int(h) for h in (~right).nonzero()]
+    if bool(right[0]) and not bool(right[1:].any()):
+        how = " (they come back unrotated)" if bool(unrotated[1:].all()) else ""
+        return f"only the first head is rotated correctly; heads 1..{heads - 1} are not{how}"
+    return f"heads {_few(wrong)} are wrong while heads {_few([h for h in range(heads) if h not in wrong])} are right"
+
+
+def _by_row(y, x, positions, config, lengths) -> str:
+    """Some rows (packed: sequences) right and others not."""
+    ok = (_pair_ratios(y, x, positions, config, oracle.rope(x, positions, config)) <= 1).all(-1).all(-1)  # (b, seq)
+    if lengths is not None:
+        starts = [0, *itertools.accumulate(lengths)]
+        groups = [ok[0, lo:hi].all() for lo, hi in zip(starts, starts[1:]) if hi > lo]
+        what = "sequences"
+    else:
+        groups = [row.all() for row in ok]
+        what = "rows"
+    if len(groups) < 2:
+        return ""
+    right = torch.stack(groups)
+    if bool(right.all()) or not bool(right.any()):
+        return ""
+    wrong = [int(i) for i in (~right).nonzero()]
+    return f"{what} {_few(wrong)} are wrong while {what} {_few([i for i in range(len(groups)) if i not in wrong])} are right"
+
+
+def _few(items: list[int]) -> str:
+    return ", ".join(map(str, items[:6])) + (", ..." if len(items) > 6 else "")
 
 
 def _magnitude_or_precision(out: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> str:

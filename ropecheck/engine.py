@@ -404,7 +404,7 @@ def _verify_here(spec: Spec, spec_ref: str, profile: str, device: str | None,
 
 
 def identify(target: str, head_dim: int, device: str, timeout: float | None = None,
-             stop: Stop | None = None) -> dict:
+             stop: Stop | None = None, signature: str = "x", packed: bool = False) -> dict:
     """``ropecheck identify`` in a checking process: the worker's ``identified`` event
     (``json``, ``rows``, ``notes``, ``message``). Raises ``LoadError`` when ``target``
     cannot be imported there; a callable that raises, dies or hangs while probed is
@@ -412,7 +412,8 @@ def identify(target: str, head_dim: int, device: str, timeout: float | None = No
     limits = limits_for("ci", timeout)
     with Pool(stop) as pool:
         box = pool.new_sandbox()
-        box.send({"op": "identify", "target": target, "head_dim": head_dim, "device": device})
+        box.send({"op": "identify", "target": target, "head_dim": head_dim, "device": device,
+                  "signature": signature, "packed": packed})
         watch, loaded = Watch(box, limits), False
         while True:
             pool.check_stop()

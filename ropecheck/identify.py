@@ -403,6 +403,32 @@ def verify(fn: Callable, probe: RopeConfig, fitted: RopeConfig, offset_: int, dt
 # ---------------------------------------------------------------- the whole fit
 
 
+def as_x_form(fn: Callable, signature: str = "x", packed: bool = False) -> Callable:
+    """The callable seen as ``rope(x, positions, config)`` (CONTRACT §1), so that it can be
+    identified: a q/k callable (§4) is probed from q's side (x is q; k is one head, MQA, whose
+    output is dropped); a packed one gets each row of x as one sequence of a packed batch.
+
+    Positions are probed independently per token, so a callable that only reads one offset
+    per sequence (``positions = "consecutive"``) cannot be identified this way.
+    """
+    if signature == "x" and not packed:
+        return fn
+
+    def x_form(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+        b, s = x.shape[:2]
+        ops = (x,) if signature == "x" else (x, x[:, :, :1].clone())
+        extra = {}
+        if packed:
+            ops = tuple(t.reshape((b * s,) + tuple(t.shape[2:])) for t in ops)
+            positions = positions.reshape(b * s)
+            extra["cu_seqlens"] = torch.arange(0, b * s + 1, s, dtype=torch.int32, device=x.device)
+        out = fn(*ops, positions, config, **extra)
+        y = out[0] if signature == "qk" else out
+        return y.reshape(x.shape) if isinstance(y, torch.Tensor) and y.numel() == x.numel() else y
+
+    return x_form
+
+
 def default_probe(head_dim: int = 64) -> RopeConfig:
     """The config handed to the callable: base 10000, the whole head, half_split."""
     return RopeConfig(base=10000.0, rotary_dim=head_dim, pairing="half_split", head_dim=head_dim)

@@ -8,6 +8,7 @@ with a cause in words, the worst error against the allowed one, and the case.
 
 from __future__ import annotations
 
+import itertools
 import traceback
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -20,7 +21,7 @@ from ropecheck.adapters import AdapterMismatch
 from ropecheck.config import RopeConfig
 from ropecheck.scaling import CALL_DEPENDENT
 from ropecheck.spec import Spec, exception_text
-from ropecheck.strategies import RopeCase, rope_cases
+from ropecheck.strategies import Inputs, RopeCase, batched, rope_cases
 
 GRAD_DTYPES = ("float64", "float32")
 
@@ -70,31 +71,46 @@ class NotJudged(Exception):
     ``error``), never a verdict on the library."""
 
 
-def call(subject: Subject, case: RopeCase, x: torch.Tensor, positions: torch.Tensor,
-         config: RopeConfig | None = None) -> torch.Tensor:
-    """Run the implementation; any exception (``SystemExit`` included), a non-tensor, a
-    misshapen result or one whose values cannot be read fails."""
+# ---------------------------------------------------------------- calling the implementation
+
+
+def call(subject: Subject, case: RopeCase, inputs: Inputs, config: RopeConfig | None = None) -> tuple[torch.Tensor, ...]:
+    """Run the implementation in the spec's form (CONTRACT §1 and §4); returns its outputs,
+    ``(y,)`` or ``(q_out, k_out)``.
+
+    Any exception (``SystemExit`` included), a result of the wrong kind or shape, or one
+    whose values cannot be read fails.
+    """
     config = case.config if config is None else config
+    extra = {"cu_seqlens": inputs.cu_seqlens} if case.packed else {}
     try:
-        y = subject.fn(x, positions, config)
+        result = subject.fn(*inputs.operands, inputs.positions, config, **extra)
     except AdapterMismatch as exc:
         raise NotJudged(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - the implementation's exception is the finding
         raise PropertyFailed(f"raised {type(exc).__name__}: {exc}{_where(exc)}", case) from None
     except BaseException as exc:  # noqa: BLE001 - SystemExit / KeyboardInterrupt from a call is a finding too
         raise PropertyFailed(f"raised {exception_text(exc)}{_where(exc)}", case) from None
-    if not isinstance(y, torch.Tensor):
-        raise PropertyFailed(f"returned {type(y).__name__}, not a torch.Tensor", case)
-    if tuple(y.shape) != tuple(x.shape):
-        raise PropertyFailed(f"returned shape {tuple(y.shape)} for input shape {tuple(x.shape)}", case)
-    if y.is_meta:
-        raise PropertyFailed("returned a meta tensor (a shape without values)", case)
-    try:
-        y.detach().to("cpu")
-    except Exception as exc:  # noqa: BLE001 - a tensor that fails when read is the implementation's fault
-        raise PropertyFailed(f"returned a tensor whose values cannot be read: {type(exc).__name__}: "
-                             f"{' '.join(str(exc).split())[:300]}", case) from None
-    return y
+    if case.qk:
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise PropertyFailed(f"returned {type(result).__name__}, not the pair (q_out, k_out)", case)
+        outs = tuple(result)
+    else:
+        outs = (result,)
+    for name, y, x in zip(case.operand_names, outs, inputs.operands):
+        label = f"{name}_out " if case.qk else ""
+        if not isinstance(y, torch.Tensor):
+            raise PropertyFailed(f"returned {label}{type(y).__name__}, not a torch.Tensor", case)
+        if tuple(y.shape) != tuple(x.shape):
+            raise PropertyFailed(f"returned {label}shape {tuple(y.shape)} for input shape {tuple(x.shape)}", case)
+        if y.is_meta:
+            raise PropertyFailed(f"returned {label}a meta tensor (a shape without values)", case)
+        try:
+            y.detach().to("cpu")
+        except Exception as exc:  # noqa: BLE001 - a tensor that fails when read is the implementation's fault
+            raise PropertyFailed(f"returned {label}a tensor whose values cannot be read: {type(exc).__name__}: "
+                                 f"{' '.join(str(exc).split())[:300]}", case) from None
+    return outs
 
 
 def _where(exc: BaseException) -> str:
@@ -102,27 +118,38 @@ def _where(exc: BaseException) -> str:
     return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
-def _inputs(subject: Subject, case: RopeCase) -> tuple[torch.Tensor, torch.Tensor]:
-    return case.make_x(subject.device), case.make_positions(subject.device)
+def _keep(inputs: Inputs) -> tuple[torch.Tensor, ...]:
+    """Copies of the operands as they were before the call (what the outputs are judged on)."""
+    return tuple(x.detach().clone() for x in inputs.operands)
 
 
-def _judge(subject: Subject, case: RopeCase, y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor,
-           cause: str, config: RopeConfig | None = None) -> float:
-    """Compare with the oracle; on failure name the cause and the likely explanation."""
+def _judge(subject: Subject, case: RopeCase, outs, xs, positions: torch.Tensor, cause: str,
+           config: RopeConfig | None = None) -> float:
+    """Compare every output with the oracle on its own input; on failure name the output,
+    the cause and the likely explanation."""
     config = case.config if config is None else config
-    result = tolerance.compare(y, x, positions, config)
-    if not result.ok:
-        y_cpu, x_cpu, pos_cpu = y.detach().cpu(), x.detach().cpu(), positions.detach().cpu()
-        raise PropertyFailed(cause, case, result.describe(), result.worst_ratio,
-                             explain=lambda: diagnose.explain(y_cpu, x_cpu, pos_cpu, config))
-    return result.worst_ratio
+    worst = 0.0
+    for index, (y, x) in enumerate(zip(outs, xs)):
+        yb, xb, pb = batched(y, case.packed), batched(x, case.packed), batched(positions, case.packed)
+        result = tolerance.compare(yb, xb, pb, config)
+        if not result.ok:
+            name = case.operand_names[index]
+            y_cpu, x_cpu, pos_cpu = yb.detach().cpu(), xb.detach().cpu(), pb.detach().cpu()
+            partner = batched(xs[1 - index], case.packed).detach().cpu() if case.qk else None
+            raise PropertyFailed(cause + (f" ({name}_out)" if case.qk else ""), case, result.describe(),
+                                 result.worst_ratio,
+                                 explain=lambda: diagnose.explain(y_cpu, x_cpu, pos_cpu, config, lengths=case.lengths,
+                                                                  partner=partner, operand=name))
+        worst = max(worst, result.worst_ratio)
+    return worst
 
 
 def cases(spec: Spec, **overrides) -> st.SearchStrategy[RopeCase]:
-    """RopeCases restricted to what ``spec`` claims."""
+    """RopeCases restricted to what ``spec`` claims, in its form (signature, packed, positions)."""
     options = dict(dtypes=spec.dtypes, pairing=spec.pairing, base=spec.base,
                    partial=spec.partial_rotary, max_position=spec.max_position,
-                   scaling=tuple(t for t in spec.scaling if t != "default"), multi_axis=spec.multi_axis)
+                   scaling=tuple(t for t in spec.scaling if t != "default"), multi_axis=spec.multi_axis,
+                   qk=spec.signature == "qk", packed=spec.packed, consecutive=spec.positions == "consecutive")
     options.update(overrides)
     return rope_cases(**options)
 
@@ -134,12 +161,33 @@ def _oracle_check(cause: str) -> Callable[[Subject, RopeCase], float]:
     """A check: call on the case's inputs and judge against the oracle, failing with ``cause``."""
 
     def check(subject: Subject, case: RopeCase) -> float:
-        x, pos = _inputs(subject, case)
-        keep = x.clone()
-        y = call(subject, case, x, pos)
-        return _judge(subject, case, y, keep, pos, cause)
+        inputs = case.inputs(subject.device)
+        keep = _keep(inputs)
+        outs = call(subject, case, inputs)
+        try:
+            return _judge(subject, case, outs, keep, inputs.positions, cause)
+        except PropertyFailed as failure:
+            _hint_kv_heads(subject, case, failure)
+            raise
 
     return check
+
+
+def _hint_kv_heads(subject: Subject, case: RopeCase, failure: PropertyFailed) -> None:
+    """A wrong k_out under GQA/MQA that is right with as many k heads as q heads: k's head
+    count (or its head stride) was taken from q. Added to the failure's cause."""
+    if not case.qk or case.kv_heads == case.heads or not failure.cause.endswith("(k_out)"):
+        return
+    mha = replace(case, kv_heads=case.heads)
+    try:
+        inputs = mha.inputs(subject.device)
+        keep = _keep(inputs)
+        _judge(subject, mha, call(subject, mha, inputs), keep, inputs.positions, "")
+    except (PropertyFailed, NotJudged):
+        return
+    failure.cause += (f": k_out is wrong with {case.kv_heads} k heads for {case.heads} q heads but right with "
+                      f"{case.heads}: k's head count or head stride is taken from q")
+    failure.explain = None
 
 
 _agreement = _oracle_check("disagrees with the oracle")
@@ -152,34 +200,60 @@ def flat_positions(case: RopeCase) -> list[int]:
 
 @st.composite
 def _shifted(draw, spec: Spec):
-    case = draw(cases(spec, min_seq=2, max_batch=1))
+    case = draw(cases(spec, min_seq=2, max_batch=1, min_batch=1) if not spec.packed else
+                cases(spec, min_seq=2, max_batch=-1, min_batch=1), label="case")
     pos = case.make_positions()
     if case.config.axes == 1:
         shift = draw(st.integers(-int(pos.min()), spec.max_position - 1 - int(pos.max())), label="shift")
     else:  # per axis: one axis moved, or all of them by their own amounts
-        lows, highs = (-pos.amin((0, 1))).tolist(), (spec.max_position - 1 - pos.amax((0, 1))).tolist()
+        dims = tuple(range(pos.dim() - 1))
+        lows, highs = (-pos.amin(dims)).tolist(), (spec.max_position - 1 - pos.amax(dims)).tolist()
         moved = draw(st.sampled_from(("one axis", "every axis")), label="shifted axes")
         axis = draw(st.integers(0, case.config.axes - 1), label="shifted axis")
         shift = tuple(draw(st.integers(lo, hi), label=f"shift on axis {a}") if moved == "every axis" or a == axis else 0
                       for a, (lo, hi) in enumerate(zip(lows, highs)))
-    return replace(case, heads=2, extra={"shift": shift})
+    return replace(case, heads=max(case.heads, 2) if not case.qk else case.heads, extra={"shift": shift})
+
+
+def _row_tuple(t: torch.Tensor) -> tuple:
+    """A row of positions (seq,) or (seq, axes) as the nested tuples of ``RopeCase.positions``."""
+    return tuple(tuple(p) if isinstance(p, list) else p for p in t.cpu().tolist())
+
+
+def _twice(case: RopeCase, inputs: Inputs, shift) -> tuple[Inputs, RopeCase]:
+    """The case's one row (or one sequence) twice: at its positions and shifted by ``shift``."""
+    pos = inputs.positions
+    moved = pos + torch.tensor(shift, dtype=pos.dtype, device=pos.device)
+    ops = tuple(torch.cat([x, x], dim=0) for x in inputs.operands)
+    if case.packed:
+        n = pos.shape[0]
+        two = replace(case, lengths=(n, n), batch=2, positions=(case.positions[0], _row_tuple(moved)))
+        return Inputs(ops, torch.cat([pos, moved], dim=0), two.make_cu_seqlens(pos.device)), two
+    two = replace(case, batch=2, positions=(case.positions[0], _row_tuple(moved[0])))
+    return Inputs(ops, torch.cat([pos, moved], dim=0)), two
 
 
 def _relative_position(subject: Subject, case: RopeCase) -> float:
     """Scores <rope(q, m), rope(k, n)> at positions p and p + shift must agree (multi-axis:
     a shift per axis). One call holds both rows, so length-dependent scalings (dynamic,
-    longrope) use one set of frequencies for both, as HF's batch-wide update does."""
-    qk = case.make_x(subject.device)  # (1, seq, 2, d): head 0 is q, head 1 is k
-    pos = case.make_positions(subject.device)
+    longrope) use one set of frequencies for both, as HF's batch-wide update does. q and k
+    are heads 0 and 1 of x, or head 0 of q and of k."""
     shift = case.extra["shift"]
-    x = torch.cat([qk, qk], dim=0)
-    both = torch.cat([pos, pos + torch.tensor(shift, dtype=pos.dtype, device=pos.device)], dim=0)
-    keep = x.clone()
-    y = call(subject, case, x, both).detach().to("cpu", torch.float64)
-    scores = torch.einsum("bid,bjd->bij", y[:, :, 0], y[:, :, 1])
-    budget = tolerance.allowance(keep, both, case.config, x.dtype)
-    q, k = keep.to("cpu", torch.float64)[:, :, 0], keep.to("cpu", torch.float64)[:, :, 1]
-    bound = _score_bound(q, k, budget, case.config)
+    inputs, two = _twice(case, case.inputs(subject.device), shift)
+    keep = _keep(inputs)
+    outs = call(subject, two, inputs)
+    rows = (lambda t: t.reshape((2, -1) + tuple(t.shape[1:]))) if case.packed else (lambda t: t)  # noqa: E731
+    ys = [rows(y.detach().to("cpu", torch.float64)) for y in outs]  # (2, seq, heads, head_dim)
+    xs = [rows(x) for x in keep]
+    pos = rows(inputs.positions)
+    (q_x, q_y), (k_x, k_y) = (((xs[0], ys[0]), (xs[1], ys[1])) if case.qk else
+                              ((xs[0][:, :, :1], ys[0][:, :, :1]), (xs[0][:, :, 1:2], ys[0][:, :, 1:2])))
+    q_x, q_y, k_x, k_y = q_x[:, :, :1], q_y[:, :, 0], k_x[:, :, :1], k_y[:, :, 0]
+    scores = torch.einsum("bid,bjd->bij", q_y, k_y)
+    budget_q = tolerance.allowance(q_x, pos, case.config, q_x.dtype)
+    budget_k = tolerance.allowance(k_x, pos, case.config, k_x.dtype)
+    bound = _score_bound(q_x.to("cpu", torch.float64)[:, :, 0], k_x.to("cpu", torch.float64)[:, :, 0],
+                         budget_q, budget_k, case.config)
     gap = (scores[0] - scores[1]).abs()
     allowed = bound[0] + bound[1]
     ratio = gap / allowed
@@ -194,44 +268,56 @@ def _relative_position(subject: Subject, case: RopeCase) -> float:
     return value
 
 
-def _score_bound(q: torch.Tensor, k: torch.Tensor, budget: tolerance.Allowance, config: RopeConfig) -> torch.Tensor:
+def _score_bound(q: torch.Tensor, k: torch.Tensor, budget_q: tolerance.Allowance, budget_k: tolerance.Allowance,
+                 config: RopeConfig) -> torch.Tensor:
     """Bound on |score error| per row: sum over pairs of aq*|k_p| + ak*|q_p| (+ pass-through).
 
-    q, k: (rows, seq, head_dim); budget.pair: (rows, seq, 2, half). Returns (rows, seq, seq).
+    q, k: (rows, seq, head_dim); budget_*.pair: (rows, seq, 1, half). Returns (rows, seq, seq).
     """
     first, second = oracle.pair_indices(config)
     qn, kn = torch.hypot(q[..., first], q[..., second]), torch.hypot(k[..., first], k[..., second])
-    aq, ak = budget.pair[:, :, 0], budget.pair[:, :, 1]
+    aq, ak = budget_q.pair[:, :, 0], budget_k.pair[:, :, 0]
     bound = torch.einsum("bip,bjp->bij", aq, kn) + torch.einsum("bip,bjp->bij", qn, ak) + torch.einsum("bip,bjp->bij", aq, ak)
     rest = slice(config.rotary_dim, None)
-    bound += torch.einsum("bid,bjd->bij", budget.rest[:, :, 0], k[..., rest].abs())
-    bound += torch.einsum("bid,bjd->bij", q[..., rest].abs(), budget.rest[:, :, 1])
+    bound += torch.einsum("bid,bjd->bij", budget_q.rest[:, :, 0], k[..., rest].abs())
+    bound += torch.einsum("bid,bjd->bij", q[..., rest].abs(), budget_k.rest[:, :, 0])
     return bound + 1e-300
 
 
 def _norms(subject: Subject, case: RopeCase) -> float:
-    x, pos = _inputs(subject, case)
-    keep = x.clone()
-    y = call(subject, case, x, pos)
+    inputs = case.inputs(subject.device)
+    keep = _keep(inputs)
+    outs = call(subject, case, inputs)
     first, second = oracle.pair_indices(case.config)
-    out, x64 = y.detach().to("cpu", torch.float64), keep.to("cpu", torch.float64)
     af = case.config.attention_factor  # YaRN / LongRoPE scale every pair by it
-    gap = (torch.hypot(out[..., first], out[..., second]) - af * torch.hypot(x64[..., first], x64[..., second])).abs()
-    allowed = tolerance.norm_allowance(keep, y.dtype, case.config)
-    result = tolerance.worst(gap, allowed, first)
-    if not result.ok:
-        raise PropertyFailed("changes the norm of a rotated pair (a rotation preserves it"
-                             + (f"; the attention factor {af:.6g} scales it)" if af != 1 else ")"), case,
-                             result.describe(), result.worst_ratio)
-    return result.worst_ratio
+    worst = 0.0
+    for name, y, x in zip(case.operand_names, outs, keep):
+        out, x64 = y.detach().to("cpu", torch.float64), x.to("cpu", torch.float64)
+        gap = (torch.hypot(out[..., first], out[..., second]) - af * torch.hypot(x64[..., first], x64[..., second])).abs()
+        allowed = tolerance.norm_allowance(x, y.dtype, case.config)
+        result = tolerance.worst(batched(gap, case.packed), batched(allowed, case.packed), first)
+        if not result.ok:
+            raise PropertyFailed("changes the norm of a rotated pair (a rotation preserves it"
+                                 + (f"; the attention factor {af:.6g} scales it)" if af != 1 else ")")
+                                 + (f" ({name}_out)" if case.qk else ""), case, result.describe(), result.worst_ratio)
+        worst = max(worst, result.worst_ratio)
+    return worst
 
 
 def _zeros(nested):
     return tuple(_zeros(v) for v in nested) if isinstance(nested, tuple) else 0
 
 
+def _from_zero(nested):
+    """Every row restarting at position 0 (on every axis): 0, 1, 2, ..."""
+    return tuple(tuple(((i,) * len(p)) if isinstance(p, tuple) else i for i, p in enumerate(row)) for row in nested)
+
+
 def _zero_cases(spec: Spec):
-    return cases(spec).map(lambda c: replace(c, positions=_zeros(c.positions)))
+    """Every position 0; for a spec whose rows are consecutive (one offset per row), every
+    offset 0 (position 0 is then each row's first token)."""
+    to_zero = _from_zero if spec.positions == "consecutive" else _zeros
+    return cases(spec).map(lambda c: replace(c, positions=to_zero(c.positions)))
 
 
 _identity_at_zero = _oracle_check("position 0 is not the identity")
@@ -242,24 +328,37 @@ def _partial_cases(spec: Spec):
 
 
 def _passthrough(subject: Subject, case: RopeCase) -> float:
-    x, pos = _inputs(subject, case)
-    keep = x.clone()
-    y = call(subject, case, x, pos)
+    inputs = case.inputs(subject.device)
+    keep = _keep(inputs)
+    outs = call(subject, case, inputs)
     rd = case.config.rotary_dim
-    same = y[..., rd:].detach().cpu() == keep[..., rd:].cpu()
-    if not bool(same.all()):
-        b, s, h, d = (int(i) for i in (~same).nonzero()[0])
-        raise PropertyFailed(
-            f"changes dims at and above rotary_dim={rd}, which must pass through untouched", case,
-            f"dim {rd + d} at batch {b}, seq {s}, head {h}: {keep[b, s, h, rd + d].item()!r} -> {y[b, s, h, rd + d].item()!r}")
+    for name, y, x in zip(case.operand_names, outs, keep):
+        same = y[..., rd:].detach().cpu() == x[..., rd:].cpu()
+        if not bool(same.all()):
+            where = tuple(int(i) for i in (~same).nonzero()[0])
+            token, d = where[:-1], where[-1]
+            label = f"{name}_out " if case.qk else ""
+            raise PropertyFailed(
+                f"changes {label}dims at and above rotary_dim={rd}, which must pass through untouched", case,
+                f"dim {rd + d} at token {token[:-1]}, head {token[-1]}: {x[token + (rd + d,)].item()!r} -> "
+                f"{y[token + (rd + d,)].item()!r}")
     return None
 
 
+def _distinct_rows(case: RopeCase) -> bool:
+    rows = [r for r in case.positions if r]
+    return len(rows) >= 2 and len(set(rows)) == len(rows)
+
+
 def _row_cases(spec: Spec):
-    """Batches whose rows differ; half of them batched decode (one token per row), where
-    kernels that special-case seq == 1 go wrong (ml-explore/mlx#3795)."""
+    """Batches whose rows (packed: sequences) differ; half of them batched decode (one
+    token per row, many heads among them), where kernels that special-case seq == 1 go
+    wrong (ml-explore/mlx#3795, mlx-rs#359)."""
+    if spec.packed:
+        return cases(spec, min_batch=2).filter(_distinct_rows)
     decode = cases(spec, min_batch=2, max_seq=1, long_seq=1)
-    return st.one_of(cases(spec, min_batch=2), decode).filter(lambda c: len(set(c.positions)) == c.batch)
+    many = cases(spec, min_batch=2, max_seq=1, long_seq=1, many_heads=True)
+    return st.one_of(cases(spec, min_batch=2), decode, many).filter(_distinct_rows)
 
 
 _per_row_positions = _oracle_check("does not honour per-row positions")
@@ -267,32 +366,66 @@ _per_row_positions = _oracle_check("does not honour per-row positions")
 
 @st.composite
 def _chunked_cases(draw, spec: Spec):
-    case = draw(cases(spec, min_seq=2))
+    case = draw(cases(spec, min_seq=2), label="case")
+    if case.packed:
+        splits = tuple(draw(st.integers(0, n), label=f"chunk split of sequence {i}") for i, n in enumerate(case.lengths))
+        return replace(case, extra={"split": splits})
     split = draw(st.integers(1, case.seq - 1), label="chunk split")
     return replace(case, extra={"split": split})
 
 
+def _chunks(case: RopeCase, inputs: Inputs) -> tuple[tuple[RopeCase, Inputs, torch.Tensor], ...]:
+    """The case cut in two calls (prefill, then the rest): (case, inputs, index of its tokens) each."""
+    split = case.extra["split"]
+    if not case.packed:
+        halves = []
+        for part in (slice(None, split), slice(split, None)):
+            ops = tuple(x[:, part].clone() for x in inputs.operands)
+            sub = replace(case, seq=ops[0].shape[1], positions=tuple(r[part] for r in case.positions))
+            halves.append((sub, Inputs(ops, inputs.positions[:, part].contiguous()), None))
+        return tuple(halves)
+    starts = [0, *itertools.accumulate(case.lengths)]
+    out = []
+    for head in (True, False):
+        index = torch.cat([torch.arange(starts[i], starts[i] + split[i]) if head else
+                           torch.arange(starts[i] + split[i], starts[i + 1]) for i in range(len(case.lengths))]).long()
+        lengths = tuple(s if head else n - s for n, s in zip(case.lengths, split))
+        positions = tuple(r[:s] if head else r[s:] for r, s in zip(case.positions, split))
+        sub = replace(case, lengths=lengths, positions=positions, seq=max(lengths))
+        dev = inputs.positions.device
+        ops = tuple(x[index.to(x.device)].clone() for x in inputs.operands)
+        out.append((sub, Inputs(ops, inputs.positions[index.to(dev)], sub.make_cu_seqlens(dev)), index))
+    return tuple(out)
+
+
 def _chunked(subject: Subject, case: RopeCase) -> float:
-    """rope(x[:, :k]) ++ rope(x[:, k:]) == rope(x): prefill then incremental decode.
+    """rope(x[:, :k]) ++ rope(x[:, k:]) == rope(x): prefill then incremental decode (packed:
+    every sequence cut at its own point, each part keeping its sequence's positions).
 
     For dynamic and longrope the frequencies depend on each call's largest position (HF
     recomputes them per forward), so each chunk is judged against the oracle of its own
     call: the whole and the chunks legitimately differ there."""
-    x, pos = _inputs(subject, case)
-    k = case.extra["split"]
-    head, tail = x[:, :k].clone(), x[:, k:].clone()
-    y_head = call(subject, case, head, pos[:, :k].contiguous())
-    y_tail = call(subject, case, tail, pos[:, k:].contiguous())
+    inputs = case.inputs(subject.device)
+    keep = _keep(inputs)
+    parts = _chunks(case, inputs)
+    results = [(sub, sub_in, index, _keep(sub_in), call(subject, sub, sub_in)) for sub, sub_in, index in parts]
+    where = f"positions split at {case.extra['split']}"
     if case.config.rope_type in CALL_DEPENDENT:  # each chunk against the oracle (and budget) of its own call
-        result = max((tolerance.compare(y_head, x[:, :k], pos[:, :k], case.config),
-                      tolerance.compare(y_tail, x[:, k:], pos[:, k:], case.config)), key=lambda r: r.worst_ratio)
-        if not result.ok:
-            raise PropertyFailed(f"a chunk (positions split at {k}) disagrees with the oracle for that call "
-                                 f"({case.config.rope_type} frequencies follow each call's largest position)",
-                                 case, result.describe(), result.worst_ratio)
-        return result.worst_ratio
-    y = torch.cat([y_head.detach().cpu(), y_tail.detach().cpu()], dim=1)
-    return _judge(subject, case, y, x, pos, f"applying it in chunks (positions split at {k}) differs from the whole")
+        return max(_judge(subject, sub, outs, kept, sub_in.positions,
+                          f"a chunk ({where}) disagrees with the oracle for that call ({case.config.rope_type} "
+                          "frequencies follow each call's largest position)")
+                   for sub, sub_in, _, kept, outs in results)
+    whole = []
+    for i in range(len(case.operand_names)):
+        pieces = [outs[i].detach().cpu() for *_, outs in results]
+        if case.packed:
+            y = torch.empty_like(keep[i], device="cpu", dtype=pieces[0].dtype)
+            for (_, _, index, _, _), piece in zip(results, pieces):
+                y[index] = piece
+        else:
+            y = torch.cat(pieces, dim=1)
+        whole.append(y)
+    return _judge(subject, case, whole, keep, inputs.positions, f"applying it in chunks ({where}) differs from the whole")
 
 
 LAYOUTS = ("transposed", "sliced_heads", "padded_head_dim", "sliced_batch_seq", "strided_last_dim")
@@ -303,85 +436,107 @@ LOUD_REFUSAL_OK = ("strided_last_dim",)
 
 @st.composite
 def _layout_cases(draw, spec: Spec):
-    case = draw(cases(spec))
+    case = draw(cases(spec, fused=False), label="case")
     layout = draw(st.sampled_from(LAYOUTS), label="layout")
     return replace(case, extra={"layout": layout})
 
 
 def strided_view(x: torch.Tensor, layout: str) -> torch.Tensor:
-    """The same values as ``x`` (batch, seq, heads, head_dim) in a non-contiguous layout.
+    """The same values as ``x`` (…tokens, heads, head_dim) in a non-contiguous layout.
 
-    transposed: stored as (batch, heads, seq, head_dim); sliced_heads: every other head of
-    a tensor with twice the heads (fused qkv); padded_head_dim: the first head_dim of a
-    wider last dim; sliced_batch_seq: every other row and token of a larger tensor;
-    strided_last_dim: every other element of a last dim twice as wide (stride 2).
+    transposed: heads stored before the last token dim, as (batch, heads, seq, head_dim);
+    sliced_heads: every other head of a tensor with twice the heads (fused qkv);
+    padded_head_dim: the first head_dim of a wider last dim; sliced_batch_seq: every other
+    entry of every token dim of a larger tensor; strided_last_dim: every other element of
+    a last dim twice as wide (stride 2).
     """
-    b, s, h, d = x.shape
+    *tokens, h, d = x.shape
     if layout == "transposed":
-        return x.transpose(1, 2).contiguous().transpose(1, 2)
+        return x.transpose(-3, -2).contiguous().transpose(-3, -2)
+    every = (slice(None),) * len(tokens)
     shape, index = {
-        "sliced_heads": ((b, s, 2 * h, d), (slice(None), slice(None), slice(1, None, 2))),
-        "padded_head_dim": ((b, s, h, d + 8), (Ellipsis, slice(0, d))),
-        "sliced_batch_seq": ((2 * b, 2 * s, h, d), (slice(None, None, 2), slice(None, None, 2))),
-        "strided_last_dim": ((b, s, h, 2 * d), (Ellipsis, slice(None, None, 2))),
+        "sliced_heads": ((*tokens, 2 * h, d), every + (slice(1, None, 2),)),
+        "padded_head_dim": ((*tokens, h, d + 8), (Ellipsis, slice(0, d))),
+        "sliced_batch_seq": ((*(2 * t for t in tokens), h, d), (slice(None, None, 2),) * len(tokens)),
+        "strided_last_dim": ((*tokens, h, 2 * d), (Ellipsis, slice(None, None, 2))),
     }[layout]
     big = torch.full(shape, float("nan"), dtype=x.dtype, device=x.device)
     big[index] = x
     return big[index]
 
 
-def strided_positions(positions: torch.Tensor) -> torch.Tensor:
-    """The same (batch, seq[, axes]) positions as every other column of a wider int64 tensor."""
-    shape = (positions.shape[0], 2 * positions.shape[1]) + tuple(positions.shape[2:])
+def strided_positions(positions: torch.Tensor, packed: bool = False) -> torch.Tensor:
+    """The same positions as every other token of a wider int64 tensor ((batch, seq[, axes]),
+    or (total_tokens[, axes]) when packed)."""
+    dim = 0 if packed else 1
+    shape = list(positions.shape)
+    shape[dim] *= 2
     big = torch.full(shape, -1, dtype=positions.dtype, device=positions.device)
-    big[:, ::2] = positions
-    return big[:, ::2]
+    index = (slice(None),) * dim + (slice(None, None, 2),)
+    big[index] = positions
+    return big[index]
 
 
 def _layout(subject: Subject, case: RopeCase) -> float:
-    """Non-contiguous x (and positions) give the oracle's result, and x's view is not written."""
-    x, pos = _inputs(subject, case)
+    """Non-contiguous x, or q and k (and positions) give the oracle's result, and the views
+    are not written."""
+    inputs = case.inputs(subject.device)
+    keep = _keep(inputs)
     layout = case.extra["layout"]
-    view, pos_view = strided_view(x.clone(), layout), strided_positions(pos)
-    before = view.clone()
+    views = tuple(strided_view(x.clone(), layout) for x in inputs.operands)
+    view_inputs = inputs.replace(operands=views, positions=strided_positions(inputs.positions, case.packed))
+    before = tuple(v.clone() for v in views)
     try:
-        y = call(subject, case, view, pos_view)
+        outs = call(subject, case, view_inputs)
     except PropertyFailed:
         if layout in LOUD_REFUSAL_OK:
             return None
         raise
-    if not subject.spec.inplace and not torch.equal(view, before):
-        raise PropertyFailed(f"writes into a non-contiguous input ({layout}, strides {view.stride()}) "
+    if not subject.spec.inplace and not all(same_bits(v, b) for v, b in zip(views, before)):
+        raise PropertyFailed(f"writes into a non-contiguous input ({layout}, strides {views[0].stride()}) "
                              "but the spec does not say inplace = true", case)
-    result = tolerance.compare(y, x, pos, case.config)
-    if result.ok:
-        return result.worst_ratio
-    contiguous_ok = tolerance.compare(call(subject, case, x.clone(), pos), x, pos, case.config).ok
-    cause = (f"gives a wrong result for a non-contiguous input ({layout}, strides {view.stride()}; "
-             f"positions strides {pos_view.stride()}) but the right one for the same values contiguous"
+    try:
+        return _judge(subject, case, outs, keep, inputs.positions, "")
+    except PropertyFailed:
+        pass
+    fresh = case.inputs(subject.device)
+    try:
+        _judge(subject, case, call(subject, case, fresh), _keep(fresh), fresh.positions, "")
+        contiguous_ok = True
+    except PropertyFailed:
+        contiguous_ok = False
+    cause = (f"gives a wrong result for a non-contiguous input ({layout}, strides {views[0].stride()}; "
+             f"positions strides {view_inputs.positions.stride()}) but the right one for the same values contiguous"
              if contiguous_ok else "disagrees with the oracle for contiguous input too (not a layout problem)")
-    return _judge(subject, case, y, x, pos, cause)
+    return _judge(subject, case, outs, keep, inputs.positions, cause)
 
 
 def _output_contract(subject: Subject, case: RopeCase) -> float:
-    x, pos = _inputs(subject, case)
-    y = call(subject, case, x, pos)
-    if y.dtype != x.dtype:
-        raise PropertyFailed(f"returns dtype {y.dtype} for input dtype {x.dtype}", case)
-    if y.device != x.device:
-        raise PropertyFailed(f"returns a tensor on {y.device} for input on {x.device}", case)
+    inputs = case.inputs(subject.device)
+    outs = call(subject, case, inputs)
+    for name, y, x in zip(case.operand_names, outs, inputs.operands):
+        label = f"{name}_out " if case.qk else ""
+        if y.dtype != x.dtype:
+            raise PropertyFailed(f"returns {label}dtype {y.dtype} for input dtype {x.dtype}", case)
+        if y.device != x.device:
+            raise PropertyFailed(f"returns {label}a tensor on {y.device} for input on {x.device}", case)
     return None
 
 
 def _no_mutation(subject: Subject, case: RopeCase) -> float:
-    x, pos = _inputs(subject, case)
-    x_before, pos_before = x.clone(), pos.clone()
-    call(subject, case, x, pos)
-    if not torch.equal(x, x_before):
-        changed = int((x != x_before).sum())
-        raise PropertyFailed(f"writes into its input x ({changed} elements changed) but the spec does not say inplace = true", case)
-    if not torch.equal(pos, pos_before):
+    inputs = case.inputs(subject.device)
+    before = [t.clone() for t in (*inputs.operands, inputs.positions)]
+    cu_before = None if inputs.cu_seqlens is None else inputs.cu_seqlens.clone()
+    call(subject, case, inputs)
+    for name, x, x_before in zip(case.operand_names, inputs.operands, before):
+        if not same_bits(x, x_before):
+            changed = int((x != x_before).sum())
+            raise PropertyFailed(f"writes into its input {name} ({changed} elements changed) but the spec does not "
+                                 "say inplace = true", case)
+    if not torch.equal(inputs.positions, before[-1]):
         raise PropertyFailed("writes into its positions argument", case)
+    if cu_before is not None and not torch.equal(inputs.cu_seqlens, cu_before):
+        raise PropertyFailed("writes into its cu_seqlens argument", case)
     return None
 
 
@@ -390,70 +545,119 @@ def _grad_cases(spec: Spec):
 
 
 def _gradients(subject: Subject, case: RopeCase) -> float:
-    """d<y, g>/dx must be the inverse rotation of g (the VJP of a rotation)."""
-    x, pos = _inputs(subject, case)
-    leaf = x.clone().requires_grad_(True)
-    y = call(subject, case, leaf.clone() if subject.spec.inplace else leaf, pos)
-    _judge(subject, case, y, x, pos, "with x requiring grad (the training path), the forward result is wrong")
-    if not y.requires_grad:
+    """d<y, g>/dx must be the inverse rotation of g (the VJP of a rotation), for x, or for q and k."""
+    inputs = case.inputs(subject.device, fused=False)
+    keep = _keep(inputs)
+    leaves = tuple(x.clone().requires_grad_(True) for x in inputs.operands)
+    given = tuple(leaf.clone() if subject.spec.inplace else leaf for leaf in leaves)
+    outs = call(subject, case, inputs.replace(operands=given))
+    _judge(subject, case, outs, keep, inputs.positions, "with x requiring grad (the training path), the forward result is wrong")
+    if not all(y.requires_grad for y in outs if y.numel()):
         raise PropertyFailed("output does not require grad: the implementation detaches x from the graph", case)
     gen = torch.Generator().manual_seed(case.seed + 1)
-    g = torch.randn(case.shape, generator=gen, dtype=torch.float64).to(x.dtype).to(subject.device)
+    upstream = tuple(torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.dtype).to(subject.device)
+                     for x in inputs.operands)
+    live = [i for i, y in enumerate(outs) if y.numel()]
+    if not live:  # an empty packed batch: nothing to differentiate
+        return 0.0
     try:
-        (grad,) = torch.autograd.grad(y, leaf, g)
+        grads = [None] * len(outs)
+        found = torch.autograd.grad([outs[i] for i in live], [leaves[i] for i in live], [upstream[i] for i in live],
+                                    allow_unused=True)
+        for i, grad in zip(live, found):
+            grads[i] = grad
     except Exception as exc:  # noqa: BLE001
         raise PropertyFailed(f"backward raised {type(exc).__name__}: {exc}", case) from None
-    expected = oracle.rope_inverse(g, pos, case.config)
-    result = tolerance.compare(grad, g, pos, case.config, expected=expected)
-    if not result.ok:
-        forward = oracle.rope(g, pos, case.config)
-        hint = ("the gradient is the forward rotation of the upstream gradient, not its inverse"
-                if tolerance.compare(grad, g, pos, case.config, expected=forward).ok else
-                "the gradient is not the inverse rotation of the upstream gradient")
-        raise PropertyFailed(f"wrong gradient w.r.t. x: {hint}", case, result.describe(), result.worst_ratio)
-    return result.worst_ratio
+    pos = batched(inputs.positions, case.packed)
+    worst = 0.0
+    for name, grad, g in zip(case.operand_names, grads, upstream):
+        label = f" w.r.t. {name}" if case.qk else " w.r.t. x"
+        if grad is None and g.numel() == 0:
+            continue
+        if grad is None:
+            raise PropertyFailed(f"no gradient{label}: the output does not depend on it through autograd", case)
+        gb, grad_b = batched(g, case.packed), batched(grad, case.packed)
+        expected = oracle.rope_inverse(gb, pos, case.config)
+        result = tolerance.compare(grad_b, gb, pos, case.config, expected=expected)
+        if not result.ok:
+            forward = oracle.rope(gb, pos, case.config)
+            hint = ("the gradient is the forward rotation of the upstream gradient, not its inverse"
+                    if tolerance.compare(grad_b, gb, pos, case.config, expected=forward).ok else
+                    "the gradient is not the inverse rotation of the upstream gradient")
+            raise PropertyFailed(f"wrong gradient{label}: {hint}", case, result.describe(), result.worst_ratio)
+        worst = max(worst, result.worst_ratio)
+    return worst
 
 
 @st.composite
 def _poison_cases(draw, spec: Spec):
-    case = draw(cases(spec, min_seq=2))
-    where = (draw(st.integers(0, case.batch - 1), label="nan batch"), draw(st.integers(0, case.seq - 1), label="nan seq"),
-             draw(st.integers(0, case.heads - 1), label="nan head"), draw(st.integers(0, case.head_dim - 1), label="nan dim"))
+    case = draw(cases(spec, min_seq=2) if not spec.packed else cases(spec, min_seq=2), label="case")
+    operand = draw(st.integers(0, len(case.operand_names) - 1), label="poisoned operand")
+    tokens = case.tokens
+    heads = case.heads if operand == 0 else case.kv_heads
+    token = tuple(draw(st.integers(0, max(n - 1, 0)), label=f"nan token dim {i}") for i, n in enumerate(tokens))
+    where = token + (draw(st.integers(0, heads - 1), label="nan head"),
+                     draw(st.integers(0, case.head_dim - 1), label="nan dim"))
     value = draw(st.sampled_from(("nan", "inf", "-inf")), label="poison")
-    return replace(case, extra={"poison": where, "value": value})
+    return replace(case, extra={"poison": where, "value": value, "operand": operand})
 
 
 def _nan_locality(subject: Subject, case: RopeCase) -> float | None:
-    """A non-finite value in one token stays in that token: every other token comes out as
-    the implementation's own output without it (within the model), and the value stays."""
-    x, pos = _inputs(subject, case)
-    b, s, h, d = case.extra["poison"]
-    y_clean = call(subject, case, x.clone(), pos).detach().cpu()
-    poisoned = x.clone()
-    poisoned[b, s, h, d] = float(case.extra["value"])
-    y = call(subject, case, poisoned, pos).detach().cpu()
-    budget = tolerance.allowance(x, pos, case.config, y.dtype)
+    """A non-finite value in one token (of x, or of q or k) stays in that token: every
+    other token of every output comes out as the implementation's own output without it
+    (within the model), and the value stays. With q and k, nothing of the other output
+    may change at all (q_out does not depend on k's values, nor k_out on q's)."""
+    if 0 in case.tokens:
+        return None
+    inputs = case.inputs(subject.device)
+    where, value, operand = case.extra["poison"], case.extra["value"], case.extra["operand"]
+    token, (h, d) = where[:-2], where[-2:]
+    clean = [y.detach().cpu() for y in call(subject, case, inputs.replace(operands=_keep(inputs)))]
+    poisoned_ops = list(_keep(inputs))
+    poisoned_ops[operand][where] = float(value)
+    dirty = [y.detach().cpu() for y in call(subject, case, inputs.replace(operands=tuple(poisoned_ops)))]
     first, second = oracle.pair_indices(case.config)
-    diff = y.to(torch.float64) - y_clean.to(torch.float64)
-    err = torch.cat([torch.hypot(diff[..., first], diff[..., second]), diff[..., case.config.rotary_dim:].abs()], -1)
-    allowed = torch.cat([budget.pair, budget.rest], -1)
-    ratio = torch.where(torch.isnan(err / allowed), torch.full_like(err, float("inf")), err / allowed)
-    others = torch.ones(case.batch, case.seq, dtype=torch.bool)
-    others[b, s] = False
-    spread = (ratio > 1.0).flatten(2).any(-1) & others  # (batch, seq): other tokens that changed
-    if bool(spread.any()):
-        bb, ss = (int(i) for i in spread.nonzero()[0])
-        raise PropertyFailed(f"a {case.extra['value']} at token (batch {b}, seq {s}) changes another token (batch {bb}, seq {ss})",
-                             case, f"ratio {ratio[bb, ss].max().item():.3g} against its output without the {case.extra['value']}")
-    if d < case.config.rotary_dim:
-        pair = int(torch.nonzero((first == d) | (second == d))[0])
-        cells = y[b, s, h, [int(first[pair]), int(second[pair])]]
-    else:
-        cells = y[b, s, h, [d]]
+    what = f"a {value} at {case.operand_names[operand]} token {token}" if case.qk else f"a {value} at token {token}"
+    for index, (y, y_clean, x) in enumerate(zip(dirty, clean, inputs.operands)):
+        bad_clean = ~torch.isfinite(y_clean)
+        if bool(bad_clean.any()):
+            spot = tuple(int(i) for i in bad_clean.nonzero()[0])
+            raise PropertyFailed(f"the output is not finite for a finite input (at {spot}), before any NaN was injected",
+                                 case)
+        budget = tolerance.allowance(batched(x, case.packed), batched(inputs.positions, case.packed), case.config, y.dtype)
+        diff = batched(y, case.packed).to(torch.float64) - batched(y_clean, case.packed).to(torch.float64)
+        err = torch.cat([torch.hypot(diff[..., first], diff[..., second]), diff[..., case.config.rotary_dim:].abs()], -1)
+        allowed = torch.cat([budget.pair, budget.rest], -1)
+        ratio = torch.where(torch.isnan(err / allowed), torch.full_like(err, float("inf")), err / allowed)
+        changed = (ratio > 1.0).flatten(2).any(-1)  # (rows, seq): tokens that changed
+        if case.packed:
+            changed = changed[0]
+        if index == operand:
+            changed[token] = False
+        if bool(changed.any()):
+            other = tuple(int(i) for i in changed.nonzero()[0])
+            name = f"{case.operand_names[index]}_out " if case.qk else ""
+            raise PropertyFailed(f"{what} changes another token ({name}token {other})", case,
+                                 f"ratio {ratio.reshape(changed.shape + (-1,))[other].max().item():.3g} against "
+                                 f"its output without the {value}")
+    cells = _poisoned_cells(dirty[operand], where, first, second, case.config.rotary_dim)
     if bool(torch.isfinite(cells).all()):
-        raise PropertyFailed(f"a {case.extra['value']} at (batch {b}, seq {s}, head {h}, dim {d}) disappeared from the output "
-                             "(non-finite inputs must stay non-finite)", case)
+        y_token = dirty[operand][token]
+        moved = [(int(i[0]), int(i[1])) for i in (~torch.isfinite(y_token)).nonzero()]
+        fate = (f"it moved to (head, dim) {moved[:4]} of the same token" if moved else
+                "no value of that token is non-finite any more")
+        raise PropertyFailed(f"{what}, head {h}, dim {d} disappeared from its pair in the output ({fate}); "
+                             "non-finite inputs must stay non-finite where they were", case)
     return None
+
+
+def _poisoned_cells(y: torch.Tensor, where: tuple, first, second, rotary_dim: int) -> torch.Tensor:
+    *token, h, d = where
+    token = tuple(token)
+    if d < rotary_dim:
+        pair = int(torch.nonzero((first == d) | (second == d))[0])
+        return y[token + (h,)][[int(first[pair]), int(second[pair])]]
+    return y[token + (h,)][[d]]
 
 
 _BITS = {8: torch.int64, 4: torch.int32, 2: torch.int16, 1: torch.int8}
@@ -470,13 +674,119 @@ def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 def _determinism(subject: Subject, case: RopeCase) -> None:
-    x, pos = _inputs(subject, case)
-    y1 = call(subject, case, x.clone(), pos).detach().cpu()
-    y2 = call(subject, case, x.clone(), pos).detach().cpu()
-    if not same_bits(y1, y2):
-        differ = int((y1 != y2).sum() - (y1.isnan() & y2.isnan()).sum())
-        raise PropertyFailed(f"two identical calls give different bits ({differ} elements differ)", case)
+    inputs = case.inputs(subject.device)
+    first = [y.detach().cpu() for y in call(subject, case, inputs.replace(operands=_keep(inputs)))]
+    second = [y.detach().cpu() for y in call(subject, case, inputs.replace(operands=_keep(inputs)))]
+    for name, y1, y2 in zip(case.operand_names, first, second):
+        if not same_bits(y1, y2):
+            differ = int((y1 != y2).sum() - (y1.isnan() & y2.isnan()).sum())
+            label = f" of {name}_out" if case.qk else ""
+            raise PropertyFailed(f"two identical calls give different bits ({differ} elements{label} differ)", case)
     return None
+
+
+# ---------------------------------------------------------------- q and k, packed batches (CONTRACT §4)
+
+
+def _independence(subject: Subject, case: RopeCase) -> None:
+    """q_out does not change (bit for bit) when only k's values change, nor k_out when only q's."""
+    inputs = case.inputs(subject.device, fused=False)
+    q, k = _keep(inputs)
+    base = [y.detach().cpu() for y in call(subject, case, inputs.replace(operands=(q.clone(), k.clone())))]
+    gen = torch.Generator().manual_seed(case.seed + 7)
+    other = tuple(torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.dtype).to(x.device) for x in (q, k))
+    for changed, kept, (a, b) in ((1, 0, (q.clone(), other[1])), (0, 1, (other[0], k.clone()))):
+        outs = [y.detach().cpu() for y in call(subject, case, inputs.replace(operands=(a, b)))]
+        if not same_bits(outs[kept], base[kept]):
+            differ = int((outs[kept] != base[kept]).sum())
+            names = ("q", "k")
+            raise PropertyFailed(f"{names[kept]}_out changes when only {names[changed]}'s values change "
+                                 f"({differ} elements): q and k are cross-wired", case)
+    return None
+
+
+@st.composite
+def _fused_cases(draw, spec: Spec):
+    case = draw(cases(spec, fused=True), label="case")
+    layout = draw(st.sampled_from(("contiguous",) + LAYOUTS[:-1]), label="buffer layout")
+    return replace(case, extra={"buffer layout": layout})
+
+
+def _fused_buffer(subject: Subject, case: RopeCase) -> float:
+    """q and k as views into one (…, q_heads + 2 kv_heads, head_dim) buffer, in a memory
+    layout of section 1: each output equals the oracle on its own input, and nothing
+    outside q and k (v included) is written (nor q and k unless inplace)."""
+    inputs = case.inputs(subject.device, fused=True)
+    layout = case.extra["buffer layout"]
+    buffer = inputs.buffer if layout == "contiguous" else strided_view(inputs.buffer.clone(), layout)
+    q_end, k_end = case.heads, case.heads + case.kv_heads
+    views = (buffer[..., :q_end, :], buffer[..., q_end:k_end, :])
+    keep = tuple(v.detach().clone() for v in views)
+    v_before = buffer[..., k_end:, :].clone()
+    before = buffer.clone()
+    outs = call(subject, case, inputs.replace(operands=views, buffer=buffer, v=buffer[..., k_end:, :]))
+    if not same_bits(buffer[..., k_end:, :], v_before):
+        raise PropertyFailed(f"writes into v, the part of the fused qkv buffer after q and k ({layout} buffer, "
+                             f"strides {buffer.stride()})", case)
+    if not subject.spec.inplace and not same_bits(buffer, before):
+        raise PropertyFailed(f"writes into the fused qkv buffer ({layout}) but the spec does not say inplace = true",
+                             case)
+    try:
+        return _judge(subject, case, outs, keep, inputs.positions, "")
+    except PropertyFailed:
+        pass
+    separate = case.inputs(subject.device, fused=False)
+    try:
+        _judge(subject, case, call(subject, case, separate), _keep(separate), separate.positions, "")
+        separate_ok = True
+    except PropertyFailed:
+        separate_ok = False
+    cause = (f"gives a wrong result when q and k are views into one fused qkv buffer ({layout}, strides "
+             f"q {views[0].stride()}, k {views[1].stride()}) but the right one for separate tensors: k is addressed "
+             "with q's strides, or assumed contiguous" if separate_ok else
+             "disagrees with the oracle for separate q and k too (not a fused-buffer problem)")
+    return _judge(subject, case, outs, keep, inputs.positions, cause)
+
+
+@st.composite
+def _boundary_cases(draw, spec: Spec):
+    case = draw(cases(spec, min_batch=2), label="case")
+    gaps = tuple(draw(st.integers(0, 2), label=f"empty sequences before sequence {i}")
+                 for i in range(len(case.lengths) + 1))
+    return replace(case, extra={"empty inserted": gaps})
+
+
+def _with_empties(case: RopeCase, gaps: tuple[int, ...]) -> RopeCase:
+    lengths, positions = [], []
+    for i in range(len(case.lengths) + 1):
+        lengths += [0] * gaps[i]
+        positions += [()] * gaps[i]
+        if i < len(case.lengths):
+            lengths.append(case.lengths[i])
+            positions.append(case.positions[i])
+    return replace(case, lengths=tuple(lengths), positions=tuple(positions), batch=len(lengths))
+
+
+def _packed_boundaries(subject: Subject, case: RopeCase) -> float:
+    """Each packed sequence is rotated by its own positions only, whatever its neighbours:
+    the batch as drawn, and the same tokens with empty sequences inserted between them
+    (cu_seqlens repeats an entry), each agree with the oracle sequence by sequence."""
+    worst = 0.0
+    gaps = case.extra["empty inserted"]
+    for variant, what in ((case, "as drawn"), (_with_empties(case, gaps), f"with empty sequences inserted {gaps}")):
+        inputs = variant.inputs(subject.device)
+        keep = _keep(inputs)
+        outs = call(subject, variant, inputs)
+        starts = [0, *itertools.accumulate(variant.lengths)]
+        for s, (lo, hi) in enumerate(zip(starts, starts[1:])):
+            if hi == lo:
+                continue
+            one = replace(variant, lengths=(hi - lo,), positions=(variant.positions[s],), batch=1, seq=hi - lo)
+            cause = (f"sequence {s} of {len(variant.lengths)} (tokens {lo}..{hi - 1}, lengths {variant.lengths}, "
+                     f"{what}) is not rotated by its own positions")
+            worst = max(worst, _judge(subject, one, tuple(y[lo:hi] for y in outs), tuple(x[lo:hi] for x in keep),
+                                      inputs.positions[lo:hi], cause))
+    return worst
 
 
 def _needs_partial(spec: Spec) -> str | None:
@@ -493,6 +803,14 @@ def _needs_grad(spec: Spec) -> str | None:
 
 def _rows_can_differ(spec: Spec) -> str | None:
     return None if spec.max_position >= 2 else "max_position = 1 leaves one position: rows cannot differ"
+
+
+def _needs_qk(spec: Spec) -> str | None:
+    return None if spec.signature == "qk" else 'the spec has signature = "x" (one tensor, no q and k)'
+
+
+def _needs_packed(spec: Spec) -> str | None:
+    return None if spec.packed else "the spec does not claim packed = true"
 
 
 def _not_inplace(spec: Spec) -> str | None:
@@ -521,6 +839,12 @@ PROPERTIES: tuple[Property, ...] = (
     Property("nan_locality", "a NaN or inf in one token changes no other token and stays non-finite",
              _poison_cases, _nan_locality),
     Property("determinism", "the same call twice gives the same bits", cases, _determinism),
+    Property("qk_independence", "q_out does not depend on k's values, nor k_out on q's (bit for bit)",
+             lambda spec: cases(spec, fused=False), _independence, _needs_qk),
+    Property("fused_buffer", "q and k as views into one fused qkv buffer give the oracle's result; v is not written",
+             _fused_cases, _fused_buffer, _needs_qk, weight=2),
+    Property("packed_boundaries", "each packed sequence is rotated by its own positions, whatever its neighbours",
+             _boundary_cases, _packed_boundaries, _needs_packed, weight=2),
 )
 
 BY_NAME = {p.name: p for p in PROPERTIES}

@@ -52,12 +52,13 @@ def preflight(subject: Subject) -> str:
 
     dtype = "float32" if "float32" in subject.spec.dtypes else subject.spec.dtypes[0]
     base = 10000.0 if subject.spec.base == "any" else subject.spec.base
-    case = RopeCase(1, 2, 1, 8, dtype, RopeConfig(base=base, rotary_dim=8, pairing=subject.spec.pairing, head_dim=8),
-                    ((0, 1),))
-    if subject.spec.multi_axis:
+    spec = subject.spec
+    case = RopeCase(1, 2, 1, 8, dtype, RopeConfig(base=base, rotary_dim=8, pairing=spec.pairing, head_dim=8),
+                    ((0, 1),), kv_heads=1 if spec.signature == "qk" else None, lengths=(2,) if spec.packed else None)
+    if spec.multi_axis:
         return ""  # multi-axis callables need multi-axis positions: the properties judge them
     try:
-        call(subject, case, case.make_x(subject.device), case.make_positions(subject.device))
+        call(subject, case, case.inputs(subject.device))
     except NotJudged as exc:
         return str(exc)
     except (PropertyFailed, Exception):  # noqa: BLE001 - a wrong answer is for the properties to judge

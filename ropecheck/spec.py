@@ -27,7 +27,14 @@ MAX_BASE = 1e38
 """The largest base a spec may pin: float32 (where nearly all code forms base**e) holds it."""
 
 REQUIRED = ("name", "callable", "pairing", "base", "dtypes", "devices")
+SIGNATURES = ("x", "qk")
+"""``x``: rope(x, positions, config) -> y; ``qk``: rope(q, k, positions, config) -> (q_out, k_out)."""
+POSITION_KINDS = ("any", "consecutive")
+"""``any``: a position per token; ``consecutive``: each row (packed: sequence) is offset, offset + 1, ..."""
 OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "signature": "x",
+    "packed": False,
+    "positions": "any",
     "partial_rotary": False,
     "inplace": False,
     "differentiable": True,
@@ -57,6 +64,9 @@ class Spec:
     base: float | str
     dtypes: tuple[str, ...]
     devices: tuple[str, ...]
+    signature: str = "x"
+    packed: bool = False
+    positions: str = "any"
     partial_rotary: bool = False
     inplace: bool = False
     differentiable: bool = True
@@ -86,6 +96,7 @@ class Spec:
         return {
             "name": self.name, "callable": self.callable, "pairing": self.pairing, "base": self.base,
             "dtypes": list(self.dtypes), "devices": list(self.devices),
+            "signature": self.signature, "packed": self.packed, "positions": self.positions,
             "partial_rotary": self.partial_rotary, "inplace": self.inplace,
             "differentiable": self.differentiable, "max_position": self.max_position,
             "requires": list(self.requires), "scaling": list(self.scaling),
@@ -176,6 +187,9 @@ def spec_from_mapping(data: Mapping[str, Any], origin: str, folder: str | None =
         base=_base(origin, values["base"]),
         dtypes=_choices(origin, "dtypes", values["dtypes"], tuple(DTYPES)),
         devices=_choices(origin, "devices", values["devices"], DEVICES),
+        signature=_choice(origin, "signature", values["signature"], SIGNATURES),
+        packed=_bool(origin, "packed", values["packed"]),
+        positions=_choice(origin, "positions", values["positions"], POSITION_KINDS),
         partial_rotary=_bool(origin, "partial_rotary", values["partial_rotary"]),
         inplace=_bool(origin, "inplace", values["inplace"]),
         differentiable=_bool(origin, "differentiable", values["differentiable"]),

@@ -7,8 +7,9 @@ the values of x, so a counterexample prints as a short, exact, reproducible reco
 
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from hypothesis import assume
@@ -23,11 +24,44 @@ POSITION_MODES = ("from_zero", "row_offsets", "arbitrary", "decode", "near_max")
 
 
 @dataclass(frozen=True)
+class Inputs:
+    """The tensors of one call, as the spec's form passes them (CONTRACT §1 and §4).
+
+    operands: ``(x,)``, or ``(q, k)`` for ``signature = "qk"``. Each is
+        ``(batch, seq, heads, head_dim)``, or ``(total_tokens, heads, head_dim)`` when packed.
+    positions: ``(batch, seq)`` or ``(total_tokens,)`` int64 (multi-axis: axes last).
+    cu_seqlens: packed only, int32 ``(num_seqs + 1,)``, cumulative lengths from 0.
+    rest: with a fused qkv buffer, the view of v (the part after q and k) and the buffer.
+    """
+
+    operands: tuple[torch.Tensor, ...]
+    positions: torch.Tensor
+    cu_seqlens: torch.Tensor | None = None
+    v: torch.Tensor | None = None
+    buffer: torch.Tensor | None = None
+
+    def replace(self, **changes) -> "Inputs":
+        return replace(self, **changes)
+
+
+def batched(t: torch.Tensor, packed: bool) -> torch.Tensor:
+    """A packed tensor ``(total_tokens, ...)`` as one batch row ``(1, total_tokens, ...)``
+    (what the oracle and the tolerance model take); unpacked tensors as they are."""
+    return t[None] if packed else t
+
+
+@dataclass(frozen=True)
 class RopeCase:
     """One input to a RoPE implementation, described compactly.
 
     x has shape (batch, seq, heads, head_dim) and values ``scale * N(0, 1)`` drawn from
-    ``torch.Generator().manual_seed(seed)`` in float64, then cast to ``dtype``.
+    ``torch.Generator().manual_seed(seed)`` in float64, then cast to ``dtype``. With
+    ``kv_heads`` (``signature = "qk"``) q (``heads``) and then k (``kv_heads``) are drawn
+    from the same generator; with ``fused`` they are views into one buffer
+    ``(…, heads + 2 kv_heads, head_dim)`` whose last ``kv_heads`` are v. With ``lengths``
+    (``packed``) the tokens of ``len(lengths)`` sequences lie along one dim:
+    ``(total_tokens, heads, head_dim)``, ``positions`` holds one row per sequence (ragged),
+    ``batch`` is the number of sequences and ``seq`` the longest.
     """
 
     batch: int
@@ -39,36 +73,91 @@ class RopeCase:
     positions: tuple[tuple[int, ...], ...]
     seed: int = 0
     scale: float = 1.0
+    kv_heads: int | None = None
+    lengths: tuple[int, ...] | None = None
+    fused: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
-    def shape(self) -> tuple[int, int, int, int]:
-        return (self.batch, self.seq, self.heads, self.head_dim)
+    def qk(self) -> bool:
+        return self.kv_heads is not None
+
+    @property
+    def packed(self) -> bool:
+        return self.lengths is not None
+
+    @property
+    def tokens(self) -> tuple[int, ...]:
+        """The token dims: ``(batch, seq)``, or ``(total_tokens,)`` when packed."""
+        return (sum(self.lengths),) if self.packed else (self.batch, self.seq)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """x's (or q's) shape."""
+        return self.tokens + (self.heads, self.head_dim)
+
+    @property
+    def operand_names(self) -> tuple[str, ...]:
+        return ("q", "k") if self.qk else ("x",)
 
     @property
     def torch_dtype(self) -> torch.dtype:
         return DTYPES[self.dtype]
 
     def make_x(self, device: str | torch.device = "cpu") -> torch.Tensor:
-        """(batch, seq, heads, head_dim) tensor of ``dtype`` on ``device``."""
+        """x (or q): ``shape`` in ``dtype`` on ``device``."""
+        return self.make_operands(device)[0]
+
+    def make_operands(self, device: str | torch.device = "cpu") -> tuple[torch.Tensor, ...]:
+        """``(x,)`` or ``(q, k)``, contiguous and separate (see ``inputs`` for fused views)."""
+        return self.inputs(device, fused=False).operands
+
+    def inputs(self, device: str | torch.device = "cpu", fused: bool | None = None) -> Inputs:
+        """Every tensor of a call on ``device``; q and k as views into one qkv buffer when
+        ``fused`` (default: the case's own ``fused``)."""
+        fused = self.fused if fused is None else fused
         gen = torch.Generator().manual_seed(self.seed)
-        x = torch.randn(self.shape, generator=gen, dtype=torch.float64) * self.scale
-        return x.to(self.torch_dtype).to(device)
+        heads = (self.heads,) if not self.qk else (self.heads, self.kv_heads, self.kv_heads)
+        drawn = [torch.randn(self.tokens + (h, self.head_dim), generator=gen, dtype=torch.float64) * self.scale
+                 for h in heads]
+        cast = [t.to(self.torch_dtype).to(device) for t in drawn]
+        positions = self.make_positions(device)
+        cu = self.make_cu_seqlens(device)
+        if not self.qk:
+            return Inputs((cast[0],), positions, cu)
+        if not fused:
+            return Inputs((cast[0], cast[1]), positions, cu)
+        buffer = torch.cat(cast, dim=-2)
+        q_end, k_end = self.heads, self.heads + self.kv_heads
+        return Inputs((buffer[..., :q_end, :], buffer[..., q_end:k_end, :]), positions, cu,
+                      v=buffer[..., k_end:, :], buffer=buffer)
 
     def make_positions(self, device: str | torch.device = "cpu") -> torch.Tensor:
-        """(batch, seq) int64 tensor on ``device``; (batch, seq, axes) for multi-axis configs."""
-        shape = (self.batch, self.seq) + ((self.config.axes,) if self.config.axes > 1 else ())
-        return torch.tensor(self.positions, dtype=torch.int64, device=device).reshape(shape)
+        """(batch, seq) int64 tensor on ``device``, or (total_tokens,) when packed; multi-axis
+        configs add the axes last."""
+        axes = (self.config.axes,) if self.config.axes > 1 else ()
+        if self.packed:
+            flat = [p for row in self.positions for p in row]
+            return torch.tensor(flat, dtype=torch.int64, device=device).reshape((len(flat),) + axes)
+        return torch.tensor(self.positions, dtype=torch.int64, device=device).reshape((self.batch, self.seq) + axes)
+
+    def make_cu_seqlens(self, device: str | torch.device = "cpu") -> torch.Tensor | None:
+        """int32 (num_seqs + 1,) cumulative sequence lengths from 0 (packed only)."""
+        if not self.packed:
+            return None
+        return torch.tensor((0,) + tuple(itertools.accumulate(self.lengths)), dtype=torch.int32, device=device)
 
     def repro(self) -> str:
-        """A Python expression that rebuilds this case."""
+        """A Python expression that rebuilds this case (literals only: ``repro.parse_case``)."""
         c = self.config
         scaling = None if c.scaling is None else dict(c.scaling)
+        form = "".join(f", {name}={getattr(self, name)!r}" for name in ("kv_heads", "lengths", "fused")
+                       if getattr(self, name) != RopeCase.__dataclass_fields__[name].default)
         return (
             f"RopeCase(batch={self.batch}, seq={self.seq}, heads={self.heads}, head_dim={self.head_dim}, "
             f"dtype={self.dtype!r}, config=RopeConfig(base={c.base!r}, rotary_dim={c.rotary_dim}, "
             f"pairing={c.pairing!r}, scaling={scaling!r}, head_dim={c.head_dim}), "
-            f"positions={self.positions!r}, seed={self.seed}, scale={self.scale!r}"
+            f"positions={self.positions!r}, seed={self.seed}, scale={self.scale!r}{form}"
             + (f", extra={self.extra!r})" if self.extra else ")")
         )
 
@@ -78,9 +167,12 @@ class RopeCase:
         flat = [p for row in pos for p in row]
         if flat and isinstance(flat[0], tuple):  # multi-axis: (batch, seq, axes)
             flat = [p for token in flat for p in token]
-        pos_text = repr(pos) if len(flat) <= 16 else f"{len(flat)} positions in [{min(flat)}, {max(flat)}], rows start {[r[0] for r in pos]}"
+        starts = [r[0] for r in pos if r]
+        pos_text = repr(pos) if len(flat) <= 16 else f"{len(flat)} positions in [{min(flat)}, {max(flat)}], rows start {starts}"
+        shape = f"q{self.shape} k{self.tokens + (self.kv_heads, self.head_dim)}" if self.qk else f"{self.shape}"
+        form = (f" lengths={self.lengths}" if self.packed else "") + (" fused qkv" if self.fused else "")
         return (
-            f"shape={self.shape} dtype={self.dtype} base={self.config.base:g} rotary_dim={self.config.rotary_dim} "
+            f"shape={shape}{form} dtype={self.dtype} base={self.config.base:g} rotary_dim={self.config.rotary_dim} "
             f"pairing={self.config.pairing} positions={pos_text} seed={self.seed} scale={self.scale:g}"
             + (f" scaling={dict(self.config.scaling)}" if self.config.scaling else "")
             + "".join(f" {k}={v}" for k, v in self.extra.items())
@@ -99,33 +191,69 @@ def head_dims(max_head_dim: int = 256) -> st.SearchStrategy[int]:
     return st.one_of(st.sampled_from(common), st.integers(1, max_head_dim // 2).map(lambda h: 2 * h))
 
 
+CONSECUTIVE_MODES = ("from_zero", "row_offsets", "near_max")
+"""Position modes where every row is offset, offset + 1, ... (``positions = "consecutive"``)."""
+
+
 @st.composite
-def positions(draw, batch: int, seq: int, max_position: int = DEFAULT_MAX_POSITION):
+def positions(draw, batch: int, seq: int, max_position: int = DEFAULT_MAX_POSITION, consecutive: bool = False):
     """(batch, seq) positions in [0, max_position) as nested tuples.
 
     Modes: ``from_zero`` (every row 0..seq-1), ``row_offsets`` (consecutive runs starting
     at a different offset per row: left padding, packed sequences, a KV cache),
     ``arbitrary`` (independent, unsorted), ``decode`` (one token far along),
-    ``near_max`` (consecutive runs ending at max_position - 1).
+    ``near_max`` (consecutive runs ending at max_position - 1). ``consecutive`` draws only
+    the modes whose rows are consecutive runs.
     """
-    mode = draw(st.sampled_from(POSITION_MODES), label="position mode")
+    return draw(ragged_positions((seq,) * batch, max_position, consecutive))
+
+
+@st.composite
+def ragged_positions(draw, lengths: tuple[int, ...], max_position: int = DEFAULT_MAX_POSITION,
+                     consecutive: bool = False):
+    """One row of positions per length (rows may differ in length: packed sequences)."""
+    mode = draw(st.sampled_from(CONSECUTIVE_MODES if consecutive else POSITION_MODES), label="position mode")
     top = max_position - 1
-    if mode == "from_zero" or seq > max_position:
-        rows = [tuple(range(seq)) for _ in range(batch)]
-        if seq > max_position:
-            rows = [tuple(p % max_position for p in r) for r in rows]
+    longest = max(lengths, default=0)
+    if mode == "from_zero" or longest > max_position:
+        rows = [tuple(p % max_position for p in range(n)) for n in lengths]
     elif mode == "row_offsets":
-        offsets = draw(st.lists(st.integers(0, max_position - seq), min_size=batch, max_size=batch), label="row offsets")
-        rows = [tuple(range(o, o + seq)) for o in offsets]
-    elif mode == "arbitrary":
+        rows = [tuple(range(o, o + n)) for n, o in zip(lengths, draw(
+            st.lists(st.integers(0, max_position - longest), min_size=len(lengths), max_size=len(lengths)),
+            label="row offsets"))]
+    elif mode in ("arbitrary", "decode"):
         cell = st.integers(0, top)
-        rows = [tuple(draw(st.lists(cell, min_size=seq, max_size=seq), label=f"row {r}")) for r in range(batch)]
-    elif mode == "decode":
-        rows = [tuple(draw(st.integers(0, top), label=f"row {r} position") for _ in range(seq)) for r in range(batch)]
+        rows = [tuple(draw(st.lists(cell, min_size=n, max_size=n), label=f"row {r}")) for r, n in enumerate(lengths)]
     else:
-        back = draw(st.integers(0, min(64, max_position - seq)), label="distance from max")
-        rows = [tuple(range(top - back - seq + 1, top - back + 1)) for _ in range(batch)]
+        back = draw(st.integers(0, min(64, max_position - longest)), label="distance from max")
+        rows = [tuple(range(top - back - n + 1, top - back + 1)) for n in lengths]
     return tuple(rows)
+
+
+SEQUENCE_LENGTHS = st.one_of(st.just(0), st.just(1), st.integers(2, 16), st.integers(2, 16), st.integers(57, 140))
+"""Packed sequence lengths: empty and one-token sequences, short ones, and ones that cross a
+kernel's tile of 64 or 128 tokens (so totals run past 64 and 128 with boundaries inside a tile)."""
+
+
+@st.composite
+def packed_lengths(draw, max_sequences: int = 5, min_sequences: int = 1, min_length: int = 0):
+    """The lengths of the sequences of one packed batch."""
+    count = draw(st.integers(min_sequences, max(min_sequences, max_sequences)), label="sequences")
+    return tuple(max(min_length, draw(SEQUENCE_LENGTHS, label=f"length of sequence {i}")) for i in range(count))
+
+
+@st.composite
+def head_counts(draw, max_heads: int = 4, qk: bool = False, many_heads: bool = False):
+    """(q or x heads, kv_heads or None): kv_heads is 1 (MQA), a proper divisor (GQA) or all
+    of them (MHA)."""
+    heads = draw(st.sampled_from((8, 16, 32)) if many_heads else st.integers(1, max_heads), label="heads")
+    if not qk:
+        return heads, None
+    divisors = [d for d in range(2, heads) if heads % d == 0]
+    kinds = ["MQA", "MHA"] + (["GQA"] if divisors else [])
+    kind = draw(st.sampled_from(kinds), label="kv heads")
+    kv = 1 if kind == "MQA" else heads if kind == "MHA" else draw(st.sampled_from(divisors), label="GQA kv_heads")
+    return heads, kv
 
 
 ORIGINAL_LENGTHS = (2048, 4096, 8192, 32768, 16, 256)
@@ -192,14 +320,15 @@ def axis_layouts(draw, kind: str, rotary_dim: int) -> dict | None:
 
 
 @st.composite
-def axis_positions(draw, batch: int, seq: int, axes: int, max_position: int = DEFAULT_MAX_POSITION):
-    """(batch, seq, axes) positions as nested tuples: each axis drawn like 1-D positions,
-    or (Qwen2-VL text tokens) the same position on every axis."""
+def axis_positions(draw, lengths: tuple[int, ...], axes: int, max_position: int = DEFAULT_MAX_POSITION,
+                   consecutive: bool = False):
+    """One row of (axes,)-tuples per length (``(batch, seq, axes)`` when the rows are equal):
+    each axis drawn like 1-D positions, or (Qwen2-VL text tokens) the same position on every axis."""
     if draw(st.booleans(), label="text tokens (all axes equal)"):
-        rows = draw(positions(batch, seq, max_position), label="positions")
+        rows = draw(ragged_positions(lengths, max_position, consecutive), label="positions")
         return tuple(tuple((p,) * axes for p in row) for row in rows)
-    per_axis = [draw(positions(batch, seq, max_position), label=f"axis {a}") for a in range(axes)]
-    return tuple(tuple(tuple(per_axis[a][b][t] for a in range(axes)) for t in range(seq)) for b in range(batch))
+    per_axis = [draw(ragged_positions(lengths, max_position, consecutive), label=f"axis {a}") for a in range(axes)]
+    return tuple(tuple(tuple(per_axis[a][b][t] for a in range(axes)) for t in range(n)) for b, n in enumerate(lengths))
 
 
 @st.composite
@@ -248,31 +377,48 @@ def rope_cases(
     min_batch: int = 1,
     scaling: tuple[str, ...] = (),
     multi_axis: tuple[str, ...] = (),
+    qk: bool = False,
+    packed: bool = False,
+    consecutive: bool = False,
+    fused: bool | None = None,
+    many_heads: bool = False,
 ):
-    """Whole inputs: shape, dtype, config, positions and values.
+    """Whole inputs: shape, dtype, config, positions and values, in the spec's form.
 
     seq is mostly in [min_seq, max_seq]; now and then up to ``long_seq``, so kernels that
-    tile the sequence (blocks of 64 or 128 tokens) meet more than one tile.
+    tile the sequence (blocks of 64 or 128 tokens) meet more than one tile. ``qk`` draws
+    kv_heads and (unless ``fused`` is given) q and k separate or fused; ``packed`` draws
+    ragged sequences (at least ``min_batch``, each at least ``min_seq`` tokens when
+    ``min_seq`` > 1); ``consecutive`` draws only consecutive rows (one offset each).
     """
-    batch = draw(st.integers(min_batch, max(min_batch, max_batch)), label="batch")
-    short = st.integers(min_seq, max_seq)
-    seq = draw(st.one_of(short, short, short, st.integers(max(min_seq, max_seq + 1), max(long_seq, max_seq + 1)))
-               if long_seq > max_seq else short, label="seq")
-    heads = draw(st.integers(1, max_heads), label="heads")
+    if packed:
+        lengths = draw(packed_lengths(max_sequences=max(min_batch, max_batch + 2), min_sequences=min_batch,
+                                      min_length=min_seq if min_seq > 1 else 0), label="lengths")
+        batch, seq = len(lengths), max(lengths)
+    else:
+        lengths = None
+        batch = draw(st.integers(min_batch, max(min_batch, max_batch)), label="batch")
+        short = st.integers(min_seq, max_seq)
+        seq = draw(st.one_of(short, short, short, st.integers(max(min_seq, max_seq + 1), max(long_seq, max_seq + 1)))
+                   if long_seq > max_seq else short, label="seq")
+    heads, kv_heads = draw(head_counts(max_heads, qk, many_heads), label="heads")
     head_dim = draw(head_dims(max_head_dim), label="head_dim")
     dtype = draw(st.sampled_from(dtypes), label="dtype")
     config = draw(configs(head_dim, pairing=pairing, base=base, partial=partial, scaling=scaling,
                           multi_axis=multi_axis), label="config")
+    rows = lengths if packed else (seq,) * batch
     if config.axes > 1:
-        pos = draw(axis_positions(batch, seq, config.axes, max_position), label="positions")
+        pos = draw(axis_positions(rows, config.axes, max_position, consecutive), label="positions")
     else:
-        pos = draw(positions(batch, seq, max_position), label="positions")
+        pos = draw(ragged_positions(rows, max_position, consecutive), label="positions")
     seed = draw(st.integers(0, 2**31 - 1), label="seed")
     scale = draw(st.sampled_from((1.0, 0.01, 100.0)), label="scale")
-    return RopeCase(batch, seq, heads, head_dim, dtype, config, pos, seed, scale)
+    is_fused = bool(qk and (draw(st.booleans(), label="fused qkv buffer") if fused is None else fused))
+    return RopeCase(batch, seq, heads, head_dim, dtype, config, pos, seed, scale, kv_heads=kv_heads,
+                    lengths=lengths, fused=is_fused)
 
 
 def log2_position(case: RopeCase) -> float:
     """log2 of the largest position in a case (for ``hypothesis.event`` statistics)."""
-    top = max(p for row in case.positions for p in row)
+    top = max((p for row in case.positions for p in row), default=0)
     return math.log2(top + 1)

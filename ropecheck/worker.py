@@ -76,6 +76,7 @@ def _identify(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
     except identify.LoadError as exc:
         return {"event": "load_error", "message": str(exc)}
     channel.emit({"event": "loaded"})
+    fn = identify.as_x_form(fn, job.get("signature", "x"), job.get("packed", False))
     result = identify.identify(fn, head_dim=job["head_dim"], device=job["device"])
     return {"event": "identified", "json": result.to_json(), "rows": identify.rows(result),
             "notes": list(result.notes), "message": result.message}

@@ -55,18 +55,36 @@ class Workload:
         positions = (torch.arange(s.seq) + offset).expand(s.batch, s.seq).contiguous().to(self.device)
         base = 10000.0 if self.spec.base == "any" else float(self.spec.base)
         config = RopeConfig(base=base, rotary_dim=s.head_dim, pairing=self.spec.pairing, head_dim=s.head_dim)
-        fn = self.spec.load_callable()
+        rotate = _in_form(self.spec, self.spec.load_callable(), s.batch, s.seq, self.device)
+        if self.spec.packed:
+            q, k = q.reshape(-1, s.heads, s.head_dim), k.reshape(-1, s.kv_heads, s.head_dim)
+            positions = positions.reshape(-1)
         if not self.backward:
-            return lambda: (fn(q, positions, config), fn(k, positions, config))
+            return lambda: rotate(q, k, positions, config)
         q.requires_grad_(True)
         k.requires_grad_(True)
         gq, gk = torch.randn_like(q), torch.randn_like(k)
 
         def forward_backward():
-            outs = (fn(q, positions, config), fn(k, positions, config))
+            outs = rotate(q, k, positions, config)
             return torch.autograd.grad(outs, (q, k), (gq, gk))
 
         return forward_backward
+
+
+def _in_form(spec: Spec, fn: Callable, batch: int, seq: int, device: str) -> Callable:
+    """``rotate(q, k, positions, config) -> (q_out, k_out)`` in the spec's form: one call for
+    q and k (``signature = "qk"``) or one each; packed specs get every row as a sequence."""
+    extra = {}
+    if spec.packed:
+        extra["cu_seqlens"] = torch.arange(0, batch * seq + 1, seq, dtype=torch.int32, device=device)
+    if spec.signature == "qk":
+        def rotate(q, k, positions, config):
+            return tuple(fn(q, k, positions, config, **extra))
+    else:
+        def rotate(q, k, positions, config):
+            return fn(q, positions, config, **extra), fn(k, positions, config, **extra)
+    return rotate
 
 
 def _copy(q: torch.Tensor, k: torch.Tensor, backward: bool) -> Callable[[], object]:

@@ -1,0 +1,149 @@
+"""CONTRACT §4, judged on implementations written blind to the checks
+(``tests/kernel_mutants.py``): correct q/k, packed and consecutive-offset kernels in other
+styles conform, and every mutant is rejected by the property named here, with its cause,
+under the ``ci`` profile. Also: the spec keys, skip reasons and reproduce lines of the forms."""
+
+import functools
+from pathlib import Path
+
+import pytest
+
+import kernel_mutants
+from ropecheck import cli, engine, repro
+from ropecheck.properties import BY_NAME
+from ropecheck.spec import spec_from_mapping
+
+TESTS = Path(__file__).parent
+SPEC_KEYS = ("pairing", "base", "dtypes", "devices", "partial_rotary", "inplace", "differentiable", "max_position",
+             "signature", "packed", "positions")
+NARROWER = {"packed_qk_vllm_cache": {"max_position": 8192}}
+"""Claims narrowed for speed: that implementation builds its whole (max_position, rotary_dim)
+cache on every call."""
+
+
+def kernel_spec(fn: str, table: dict, **overrides):
+    claims = {k: v for k, v in table[fn]["spec"].items() if k in SPEC_KEYS}
+    mapping = {"name": fn, "callable": f"kernel_mutants:{fn}", **claims, **NARROWER.get(fn, {}), **overrides}
+    return spec_from_mapping(mapping, origin=f"tests/kernel_mutants.py:{fn}", folder=str(TESTS))
+
+
+@functools.lru_cache(maxsize=None)
+def verified(fn: str, names: tuple[str, ...] | None = None):
+    table = kernel_mutants.CORRECT if fn in kernel_mutants.CORRECT else kernel_mutants.MUTANTS
+    return engine.verify(kernel_spec(fn, table), fn, profile="ci", isolate=False,
+                         names=None if names is None else list(names))
+
+
+@pytest.mark.parametrize("fn", sorted(kernel_mutants.CORRECT))
+def test_correct_kernels_in_every_form_conform(fn):
+    result = verified(fn)
+    bad = [f"{p.name}: {p.message} | {p.counterexample}" for p in result.properties if p.status not in ("passed", "skipped")]
+    assert result.conforms, f"false alarm on correct code {fn}:\n" + "\n".join(bad)
+
+
+# (mutant, the property that must fail, words its message must contain)
+MUTANTS = [
+    ("qk_cross_wired", "qk_independence", "q_out changes when only k's values change"),
+    ("qk_cross_wired", "oracle_agreement", "(q and k are cross-wired)"),
+    ("qk_cross_wired", "nan_locality", "changes another token (k_out"),
+    ("k_addressed_with_q_token_stride", "oracle_agreement", "k's head count or head stride is taken from q"),
+    ("k_assumed_contiguous", "fused_buffer", "k is addressed with q's strides, or assumed contiguous"),
+    ("k_head_count_from_q", "oracle_agreement", "k's head count or head stride is taken from q"),
+    ("k_head_count_from_q", "fused_buffer", "writes into v"),
+    ("k_token_index_from_q_heads", "oracle_agreement", "k's head count or head stride is taken from q"),
+    ("qk_decode_first_matrix_only", "oracle_agreement", "only the first head is rotated"),
+    ("qk_k_not_rotated", "oracle_agreement", "(k_out): the output matches no rotation at all"),
+    ("qk_k_offset_dropped", "oracle_agreement", "(k_out): the output matches"),
+    ("qk_inplace_rotates_v", "fused_buffer", "writes into v"),
+    ("qk_inplace_lost_on_copy", "fused_buffer", "no rotation at all"),
+    ("packed_drops_empty_sequences", "packed_boundaries", "is not rotated by its own positions"),
+    ("packed_drops_empty_sequences", "oracle_agreement", "the next sequence's offset"),
+    ("packed_padded_cu_seqlens_load", "packed_boundaries", "is not rotated by its own positions"),
+    ("packed_boundary_token_previous_sequence", "packed_boundaries", "is not rotated by its own positions"),
+    ("packed_neighbour_offset", "packed_boundaries", "is not rotated by its own positions"),
+    ("packed_last_sequence_skipped", "packed_boundaries", "is not rotated by its own positions"),
+    ("packed_tile_offset_lost", "oracle_agreement", "positions restart at every tile of 64 tokens"),
+    ("packed_consecutive_offset_zero", "oracle_agreement", "the per-sequence offset is ignored"),
+    ("packed_consecutive_first_offset_everywhere", "oracle_agreement", "every sequence takes the first sequence's offset"),
+    ("packed_decode_pairing_hardcoded", "chunked_equals_whole", "uses pairing 'half_split' where the spec claims 'interleaved'"),
+]
+
+
+@pytest.mark.parametrize("fn, prop, words", MUTANTS, ids=[f"{m[0]}-{m[1]}" for m in MUTANTS])
+def test_kernel_mutant_is_rejected_with_its_cause(fn, prop, words):
+    result = verified(fn, (prop,))
+    (row,) = result.properties
+    assert row.status == "failed", f"{fn}: expected {prop} to fail, got {row.status}: {row.message}"
+    assert words in row.message, f"{fn}: {prop} message does not name the cause ({words!r}): {row.message}"
+    assert "shape=" in row.counterexample and row.reproduce.startswith("python -m ropecheck.repro")
+
+
+def test_every_mutant_of_the_red_team_is_in_the_table():
+    assert {m[0] for m in MUTANTS} == set(kernel_mutants.MUTANTS)
+
+
+@pytest.mark.parametrize("fn, prop", [("qk_cross_wired", "qk_independence"), ("packed_tile_offset_lost", "oracle_agreement"),
+                                      ("k_assumed_contiguous", "fused_buffer")])
+def test_the_reproduce_line_rebuilds_the_exact_case(fn, prop, capsys):
+    (row,) = verified(fn, (prop,)).properties
+    case_text = row.reproduce.split("--case ", 1)[1].strip("'").replace("'\"'\"'", "'")
+    case = repro.parse_case(case_text)
+    assert case.repro() == case_text
+    spec = kernel_spec(fn, kernel_mutants.MUTANTS)
+    from ropecheck.properties import PropertyFailed, Subject
+
+    with pytest.raises(PropertyFailed):
+        BY_NAME[prop].check(Subject(spec.load_callable(), spec, "cpu"), case)
+
+
+def test_form_properties_are_skipped_with_the_reason_where_they_do_not_apply():
+    result = engine.verify(kernel_spec("x_block_diagonal_einsum", kernel_mutants.CORRECT), "x", isolate=False,
+                           names=["qk_independence", "fused_buffer", "packed_boundaries"])
+    reasons = {p.name: (p.status, p.message) for p in result.properties}
+    assert reasons["qk_independence"] == ("skipped", 'not applicable: the spec has signature = "x" (one tensor, no q and k)')
+    assert reasons["packed_boundaries"] == ("skipped", "not applicable: the spec does not claim packed = true")
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("signature", '"kq"', "key 'signature': expected one of 'x', 'qk', got 'kq'"),
+    ("packed", '"yes"', "key 'packed': expected true or false, got a string 'yes'"),
+    ("positions", '"contiguous"', "key 'positions': expected one of 'any', 'consecutive', got 'contiguous'"),
+])
+def test_form_keys_are_validated_like_every_other(tmp_path, capsys, key, value, words):
+    spec = tmp_path / "k.toml"
+    spec.write_text(f'name = "k"\ncallable = "kernel_mutants:qk_hf_rotate_half"\npairing = "half_split"\nbase = "any"\n'
+                    f'dtypes = ["float32"]\ndevices = ["cpu"]\n{key} = {value}\n')
+    assert cli.main(["verify", str(spec)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(spec) in err and words in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fn, flags, pairing", [("qk_hf_rotate_half", ["--signature", "qk"], "half_split"),
+                                                ("packed_x_varlen_loop", ["--packed"], "half_split"),
+                                                ("packed_qk_vllm_cache", ["--signature", "qk", "--packed"], "half_split")])
+def test_identify_reads_q_and_k_and_packed_callables_from_qs_side(tmp_path, monkeypatch, capsys, fn, flags, pairing):
+    import json
+
+    monkeypatch.chdir(TESTS)
+    out = tmp_path / "id.json"
+    assert cli.main(["identify", f"kernel_mutants:{fn}", *flags, "--json", str(out)]) == 0, capsys.readouterr()
+    found = json.loads(out.read_text())
+    assert found["pairing"] == pairing and found["base"] == 10000.0 and found["position_offset"] == 0
+
+
+@pytest.mark.slow
+def test_bench_times_a_packed_qk_kernel_in_its_form(tmp_path):
+    import pandas as pd
+
+    from test_cli_hostile import ropecheck
+
+    spec = tmp_path / "k.toml"
+    (tmp_path / "kernel_mutants.py").write_text((TESTS / "kernel_mutants.py").read_text())
+    spec.write_text('name = "vllm-like"\ncallable = "kernel_mutants:packed_qk_vllm_cache"\npairing = "half_split"\n'
+                    'base = "any"\ndtypes = ["float32"]\ndevices = ["cpu"]\nsignature = "qk"\npacked = true\n'
+                    "max_position = 8192\n")
+    proc = ropecheck("bench", spec, "--quick", "--out", tmp_path / "b.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table = pd.read_csv(tmp_path / "b.csv")
+    assert (table["implementation"] == "vllm-like").sum() >= 3 and (table["median_s"] > 0).all()
