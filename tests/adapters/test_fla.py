@@ -169,3 +169,15 @@ def test_the_specs_claim_what_the_tests_show(name, callable_, pairing, signature
     assert spec.get("signature", "x") == signature
     assert (spec["packed"], spec["positions"], spec["partial_rotary"]) == (True, "consecutive", True)
     assert spec["dtypes"] == ["float32", "bfloat16", "float16"] and spec["devices"] == ["cpu", "cuda"]
+
+
+def test_a_release_without_the_kernel_function_is_an_adapter_mismatch(monkeypatch):
+    """fla renaming ``rotary_embedding`` is ropecheck's failure (AdapterMismatch), not fla's."""
+    from ropecheck.adapters import AdapterMismatch
+
+    cu, positions = packed_batch([2], [0])
+    config = RopeConfig(rotary_dim=2, pairing="half_split", head_dim=2)
+    fla.packed_half_split(torch.ones(2, 1, 2), positions, config, cu_seqlens=cu)  # imported
+    monkeypatch.delattr(sys.modules["fla.modules.rotary.ops"], "rotary_embedding")
+    with pytest.raises(AdapterMismatch, match="fla-core 0.*has no attribute 'rotary_embedding'"):
+        fla.packed_half_split(torch.ones(2, 1, 2), positions, config, cu_seqlens=cu)

@@ -175,3 +175,14 @@ def test_the_specs_claim_what_the_tests_show():
     assert {k: v for k, v in bf16.items() if k not in ("name", "dtypes", "devices")} == \
            {k: v for k, v in cpu.items() if k not in ("name", "dtypes", "devices")}
 
+
+
+def test_a_release_without_the_function_is_an_adapter_mismatch(monkeypatch):
+    from ropecheck.adapters import AdapterMismatch
+
+    config = _config(4, 4, 10000.0)
+    qk = make_qk((1, 1), 1, 1, 4)
+    liger.rope(qk.q.clone(), qk.k.clone(), torch.tensor([[0]]), config)  # imported
+    monkeypatch.delattr(sys.modules["liger_kernel.ops.rope"], "LigerRopeFunction")
+    with pytest.raises(AdapterMismatch, match="liger-kernel 0.*has no attribute 'LigerRopeFunction'"):
+        liger.rope(qk.q, qk.k, torch.tensor([[0]]), config)
