@@ -23,6 +23,10 @@ Each adapter implements one pairing and ignores ``config.pairing`` (its spec say
 (linear, dynamic, yarn, llama3, longrope: HF's own ``ROPE_INIT_FUNCTIONS`` and
 ``dynamic_rope_update``); the other adapters raise ``NotImplementedError`` for scaling.
 
+``llama_qk`` and ``gpt_neox_qk`` take q and k together (CONTRACT §4, ``signature = "qk"``,
+kv_heads dividing q_heads) and judge only the models' ``apply_rotary_pos_emb(q, k, cos, sin)``:
+their cos/sin are ropecheck's exact ``tables.duplicated``, rounded once to q's dtype.
+
 ``transformers`` is imported only inside the functions (``_modeling``), so importing this
 module imports nothing but torch. Works with transformers 4.x (``rope_theta``,
 ``rotary_pct`` keywords) and 5.x (``rope_parameters``); which API a release has is found
@@ -39,6 +43,7 @@ from types import ModuleType
 
 import torch
 
+from ropecheck import tables
 from ropecheck.adapters import bundled
 from ropecheck.config import RopeConfig
 
@@ -304,3 +309,52 @@ def gptj(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.
     sin, cos = _gptj_sin_cos(x, positions, config.rotary_dim)  # (batch, seq, rotary_dim / 2) each
     rot, rest = x[..., : config.rotary_dim], x[..., config.rotary_dim :]
     return torch.cat([_modeling("gptj").apply_rotary_pos_emb(rot, sin, cos), rest], dim=-1)
+
+
+# ---------------------------------------------------------------- q and k together (CONTRACT §4)
+
+
+def _apply_qk(apply, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor,
+              config: RopeConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """``apply(q, k, cos, sin)`` on HF's (batch, heads, seq, head_dim) views of q and k, with
+    ropecheck's exact ``cat(c, c)`` table (batch, seq, rotary_dim) rounded once to q's dtype."""
+    cos, sin = tables.duplicated(positions, config, q.dtype, q.device)
+    q_embed, k_embed = apply(q.transpose(1, 2), k.transpose(1, 2), cos, sin)
+    return q_embed.transpose(1, 2), k_embed.transpose(1, 2)
+
+
+@bundled("transformers")
+def llama_qk(q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor,
+             config: RopeConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """HF Llama's ``apply_rotary_pos_emb(q, k, cos, sin)`` on q and k with GQA (``signature = "qk"``).
+
+    Judges the rotation code alone: cos/sin are ropecheck's exact ``tables.duplicated``
+    rounded once to q's dtype, not ``LlamaRotaryEmbedding``'s (the ``hf-llama`` spec judges
+    that path). kv_heads may be fewer than q_heads: the table broadcasts over heads.
+
+    Args:
+        q: (batch, seq, q_heads, head_dim); k: (batch, seq, kv_heads, head_dim); transposed
+            to HF's (batch, heads, seq, head_dim).
+        positions: (batch, seq) int64.
+        config: ``rotary_dim`` must equal head_dim (Llama's apply rotates the whole head).
+    Returns:
+        ``(q_out, k_out)`` in q's and k's shapes and dtype.
+    """
+    if config.rotary_dim != q.shape[-1]:
+        raise ValueError(f"HF Llama rotates the whole head: rotary_dim {config.rotary_dim} "
+                         f"must equal head_dim {q.shape[-1]}")
+    return _apply_qk(_modeling("llama").apply_rotary_pos_emb, q, k, positions, config)
+
+
+@bundled("transformers")
+def gpt_neox_qk(q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor,
+                config: RopeConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """HF GPT-NeoX's ``apply_rotary_pos_emb(q, k, cos, sin)`` (``signature = "qk"``, partial rotary).
+
+    The apply function rotates the first ``cos.shape[-1]`` dims of q and k and passes the
+    rest through itself (transformers 4.57 and 5.x); the table is ropecheck's exact
+    ``tables.duplicated`` of width ``config.rotary_dim``, rounded once to q's dtype, not
+    ``GPTNeoXRotaryEmbedding``'s (whose truncated rotary fraction the ``hf-gpt-neox`` spec judges).
+    Shapes as ``llama_qk``; any even ``rotary_dim <= head_dim``.
+    """
+    return _apply_qk(_modeling("gpt_neox").apply_rotary_pos_emb, q, k, positions, config)
