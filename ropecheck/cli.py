@@ -110,6 +110,23 @@ def _resolve(targets: list[str], folder: str = "specs") -> list[tuple]:
     return unique
 
 
+def _property_names(chosen: list[str] | None) -> list[str] | None:
+    """The --property names in catalogue order, or None for all; an unknown one is a usage error."""
+    if not chosen:
+        return None
+    import difflib
+
+    from ropecheck.properties import PROPERTIES
+
+    known = [p.name for p in PROPERTIES]
+    for name in chosen:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(known)}"
+            raise UsageError(f"--property: unknown property {name!r}{hint}")
+    return [n for n in known if n in chosen]
+
+
 def _warn(text: str) -> None:
     from ropecheck.table import printable
 
@@ -127,6 +144,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     _timeout(args.timeout)
     _outputs(json=args.json, markdown=args.markdown)
     _cuda_requested(args.device)
+    names = _property_names(args.property)
     targets = _resolve(args.targets, args.specs)
     partial: dict[str, list] = {spec.name: [] for spec, _ in targets}
 
@@ -142,7 +160,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     try:
         with stop.on_signals():
             results = engine.verify_all(targets, profile=args.profile, device=args.device, timeout=args.timeout,
-                                        on_result=on_result, stop=stop)
+                                        names=names, on_result=on_result, stop=stop)
     except engine.LoadError as exc:
         raise UsageError(str(exc)) from None
     finally:
@@ -369,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CPU seconds one property may use (default: 120 for ci, 600 dev, 3600 thorough); "
                              "a busy machine does not count against it")
     verify.add_argument("--specs", default="specs", help="folder searched for registered names (default: ./specs)")
+    verify.add_argument("--property", action="append", metavar="NAME",
+                        help="run only this property (repeatable; default: every property)")
     verify.set_defaults(run=_cmd_verify)
 
     bench = sub.add_parser("bench", help="time each target over a sweep of shapes and dtypes")

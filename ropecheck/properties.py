@@ -560,14 +560,20 @@ def _gradients(subject: Subject, case: RopeCase) -> float:
     live = [i for i, y in enumerate(outs) if y.numel()]
     if not live:  # an empty packed batch: nothing to differentiate
         return 0.0
+    given_upstream = tuple(g.clone() for g in upstream)
     try:
         grads = [None] * len(outs)
-        found = torch.autograd.grad([outs[i] for i in live], [leaves[i] for i in live], [upstream[i] for i in live],
+        found = torch.autograd.grad([outs[i] for i in live], [leaves[i] for i in live], [given_upstream[i] for i in live],
                                     allow_unused=True)
         for i, grad in zip(live, found):
             grads[i] = grad
     except Exception as exc:  # noqa: BLE001
         raise PropertyFailed(f"backward raised {type(exc).__name__}: {exc}", case) from None
+    for name, g, after in zip(case.operand_names, upstream, given_upstream):
+        if not same_bits(g, after):
+            raise PropertyFailed(f"backward writes into the upstream gradient dL/d{name}_out it is given "
+                                 f"({int((g != after).sum())} elements changed): a graph that uses that gradient "
+                                 "elsewhere (a residual connection) gets a wrong one", case)
     pos = batched(inputs.positions, case.packed)
     worst = 0.0
     for name, grad, g in zip(case.operand_names, grads, upstream):

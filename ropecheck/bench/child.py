@@ -37,12 +37,14 @@ def _cpu(job_path: str) -> tuple[list[dict], list[list[str]]]:
     import pytest
 
     os.environ["ROPECHECK_BENCH_JOB"] = job_path
+    for name in [n for n in os.environ if n.startswith("PYTEST_")]:  # a host test run's settings are not ours
+        del os.environ[name]
     with tempfile.TemporaryDirectory(prefix="ropecheck-bench-") as tmp:
         report, ini = Path(tmp) / "report.json", Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n")
         failures = _Failures()
         pytest.main([str(SUITE), "-q", "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
-                     "-p", "no:randomly", "--benchmark-only", f"--benchmark-json={report}",
+                     "-p", "no:randomly", "-p", "no:xdist", "--benchmark-only", f"--benchmark-json={report}",
                      f"--benchmark-storage=file://{tmp}/storage", "--benchmark-disable-gc"], plugins=[failures])
         data = json.loads(report.read_text()) if report.exists() else {"benchmarks": []}
     rows = []

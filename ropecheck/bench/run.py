@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ropecheck.isolation import Limits, Stop, run_command
+from ropecheck.isolation import Limits, Stop, log_tail, run_command
 
 CHILD = ["-P", "-m", "ropecheck.bench.child"]
 DEFAULT_TIMEOUT = {True: 600.0, False: 3600.0}
@@ -60,6 +60,8 @@ def collect(targets: list[tuple[str, str]], device: str, quick: bool, passes: li
             data = json.loads(rows_path.read_text()) if rows_path.exists() else {"rows": [], "failures": []}
             out.rows += data["rows"]
             out.failures += [(test_id.split("|")[0], reason) for test_id, reason in data["failures"]]
+            if not why and not data["rows"] and not data["failures"]:
+                why = f"no workload was timed: {log_tail(Path(tmp) / f'child-{index}.log') or 'the child printed nothing'}"
             if why:
                 out.failures.append((label, why))
     return out
