@@ -84,9 +84,9 @@ def returns_unreadable(x, positions, config):
 
 
 def sleepy_correct(x, positions, config):
-    """Correct, and slow in wall time only (it waits 50 ms per call): a stand-in for a
+    """Correct, and slow in wall time only (it waits 150 ms per call): a stand-in for a
     machine so busy that every call takes long."""
-    time.sleep(0.05)
+    time.sleep(0.15)
     return hf_style(x, positions, config)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ropecheck.properties import PROPERTIES
 from test_isolation import gone, wait_for
 
 pytestmark = pytest.mark.slow
@@ -104,9 +105,9 @@ def test_a_signal_writes_what_finished_and_leaves_nothing_running(tmp_path, sign
             data = json.loads(out.read_text())
         except (OSError, ValueError):
             return False
-        return len(data["implementations"][0]["properties"]) == 13
+        return len(data["implementations"][0]["properties"]) == len(PROPERTIES)
 
-    wait_for(hanging_started, within=600)
+    wait_for(hanging_started, within=600, while_running=proc)
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == code, stderr
@@ -128,7 +129,7 @@ def test_sigkill_leaves_nothing_running_and_the_finished_results_on_disk(tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "ropecheck", "verify", str(good), str(hung), "--json", str(out)],
                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: out.exists() and len(json.loads(out.read_text())["implementations"][0]["properties"]) >= 2,
-             within=600)
+             within=600, while_running=proc)
     proc.kill()
     proc.wait()
     assert gone(marker) == []

@@ -48,12 +48,16 @@ SEND = ("import os; fd = int(os.environ['ROPECHECK_CHANNEL']); tok = os.environ[
         "def send(text): os.write(fd, ('RC1 ' + tok + ' ' + text + '\\n').encode())\n")
 
 
-def wait_for(predicate, within: float = 60.0):
+def wait_for(predicate, within: float = 60.0, while_running=None):
+    """Poll ``predicate`` until it is truthy; fail at once if the ``while_running`` process has
+    ended (a wrong predicate must not cost the whole ``within``)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
+        if while_running is not None and while_running.poll() is not None:
+            raise AssertionError(f"the process ended (exit {while_running.returncode}) before the condition was met")
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
 
