@@ -22,6 +22,7 @@ run.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -241,6 +242,31 @@ class Pool:
                 self.discard(box)
         return done
 
+    def recheck(self, spec: Spec, row: PropertyResult, limits: Limits) -> bool | None:
+        """Run a failed row's counterexample alone in a fresh process: True when it passes
+        there, False when it fails there too, None when that could not be told."""
+        case = case_text(row.reproduce)
+        if case is None:
+            return None
+        try:
+            box = self.load(spec, limits)
+        except LoadError:
+            return None
+        try:
+            box.send({"op": "recheck", "property": row.name, "case": case, "device": row.device, **spec_job(spec)})
+            watch = Watch(box, limits)
+            while True:
+                self.check_stop()
+                events, problem = box.read_events()
+                for event in events:
+                    if event.get("event") == "rechecked":
+                        return bool(event.get("passed"))
+                if problem or box.poll_status() is not None or watch.check():
+                    return None
+                wait_any([box], self.wake_fd(), TICK_S)
+        finally:
+            self.discard(box)
+
     @staticmethod
     def _record(done, remaining, name, status, why, device, on_result) -> None:
         done[name] = PropertyResult(name, status, why, device=device)
@@ -348,8 +374,16 @@ def verify_all(targets: list[tuple[Spec, str]], profile: str = "ci", device: str
     try:
         pool.preload([u.spec for u in units], limits)
         for unit in units:
-            pool.run_unit(unit.spec, unit.ref, profile, unit.device, unit.names, limits,
-                          lambda row, unit=unit: (unit.rows.__setitem__(row.name, row), notify(unit.result, row)))
+            rechecks = [0]
+
+            def arrived(row: PropertyResult, unit: _Unit = unit, rechecks: list = rechecks) -> None:
+                if row.status == "failed" and row.reproduce and rechecks[0] < RECHECKS:
+                    rechecks[0] += 1
+                    _label_history(row, pool.recheck(unit.spec, row, limits))
+                unit.rows[row.name] = row
+                notify(unit.result, row)
+
+            pool.run_unit(unit.spec, unit.ref, profile, unit.device, unit.names, limits, arrived)
     except Interrupted as stopped:
         _mark_interrupted(units, stopped.signum)
     finally:
@@ -357,6 +391,35 @@ def verify_all(targets: list[tuple[Spec, str]], profile: str = "ci", device: str
             pool.close()
     _assemble(results, plan)
     return results
+
+
+RECHECKS = 4
+"""Failed properties per implementation and device whose counterexample is run again alone
+in a fresh process (each costs a process start)."""
+
+HISTORY_LABEL = "depends on call history"
+
+
+def case_text(reproduce: str) -> str | None:
+    """The ``--case`` argument of a reproduce line, or None."""
+    try:
+        words = shlex.split(reproduce)
+    except ValueError:
+        return None
+    return words[words.index("--case") + 1] if "--case" in words[:-1] else None
+
+
+def _label_history(row: PropertyResult, passed_alone: bool | None) -> None:
+    """Say so when a failure does not happen in a fresh process."""
+    if not passed_alone:
+        return
+    if row.name == "call_history":
+        row.message = (f"{HISTORY_LABEL}: {row.message}. The last call alone, in a fresh process, is right; "
+                       "the reproduce line replays the earlier calls")
+    else:
+        row.message = (f"{HISTORY_LABEL}: {row.message}. This case passes alone in a fresh process: the failure "
+                       "needs calls made before it in the same process (a cache or other state kept between "
+                       "calls); see the call_history property for a replayable sequence")
 
 
 def _mark_interrupted(units: list[_Unit], signum: int) -> None:

@@ -21,7 +21,7 @@ from ropecheck.adapters import AdapterMismatch
 from ropecheck.config import RopeConfig
 from ropecheck.scaling import CALL_DEPENDENT
 from ropecheck.spec import Spec, exception_text
-from ropecheck.strategies import Inputs, RopeCase, batched, rope_cases
+from ropecheck.strategies import Inputs, RopeCase, bases, batched, boundary_cases, rope_cases
 
 GRAD_DTYPES = ("float64", "float32")
 
@@ -61,6 +61,12 @@ class Property:
     check: Callable[[Subject, RopeCase], float | None]  # err/allowed, or None
     applies: Callable[[Spec], str | None] = lambda spec: None
     weight: int = 1  # examples = weight * the profile's max_examples
+    # fixed cases run first on every run, whatever the seed (Hypothesis's explicit examples)
+    examples: Callable[[Spec], list[RopeCase]] = lambda spec: []
+    # after a failure: narrow a many-token counterexample to one token that fails alone, and
+    # search again for failures with another cause (each reported)
+    narrow: bool = False
+    more_causes: bool = False
 
 
 # ---------------------------------------------------------------- calling the implementation
@@ -144,12 +150,21 @@ def _judge(subject: Subject, case: RopeCase, outs, xs, positions: torch.Tensor, 
     return worst
 
 
+def _spec_options(spec: Spec) -> dict:
+    return dict(dtypes=spec.dtypes, pairing=spec.pairing, base=spec.base,
+                partial=spec.partial_rotary, max_position=spec.max_position,
+                scaling=tuple(t for t in spec.scaling if t != "default"), multi_axis=spec.multi_axis,
+                qk=spec.signature == "qk", packed=spec.packed, consecutive=spec.positions == "consecutive")
+
+
+def boundary_examples(spec: Spec) -> list[RopeCase]:
+    """The fixed boundary cases (``strategies.boundary_cases``) in ``spec``'s form."""
+    return boundary_cases(**_spec_options(spec))
+
+
 def cases(spec: Spec, **overrides) -> st.SearchStrategy[RopeCase]:
     """RopeCases restricted to what ``spec`` claims, in its form (signature, packed, positions)."""
-    options = dict(dtypes=spec.dtypes, pairing=spec.pairing, base=spec.base,
-                   partial=spec.partial_rotary, max_position=spec.max_position,
-                   scaling=tuple(t for t in spec.scaling if t != "default"), multi_axis=spec.multi_axis,
-                   qk=spec.signature == "qk", packed=spec.packed, consecutive=spec.positions == "consecutive")
+    options = _spec_options(spec)
     options.update(overrides)
     return rope_cases(**options)
 
@@ -815,6 +830,80 @@ def _needs_qk(spec: Spec) -> str | None:
     return None if spec.signature == "qk" else 'the spec has signature = "x" (one tensor, no q and k)'
 
 
+HISTORY_KINDS = ("another dtype, larger positions", "one small position", "larger positions", "another base",
+                 "another rotary_dim", "another dtype, larger positions")
+"""What an earlier call of ``call_history`` changes, each aimed at a cache kept between calls:
+its dtype (built by another dtype's call), its length (built short, or grown), its key
+(built for another base or rotary width)."""
+
+
+@st.composite
+def _earlier_call(draw, spec: Spec, final: RopeCase, kind: str) -> RopeCase:
+    """One call made before ``final``: the same form and shape unless ``kind`` says otherwise."""
+    flat = [p for row in final.positions for p in row]
+    if final.config.axes > 1 or not flat:  # multi-axis or empty: only the dtype changes
+        return replace(final, dtype=draw(st.sampled_from(spec.dtypes), label="dtype"), extra={})
+    top = spec.max_position - 1
+    if kind == "another base" and spec.base == "any":
+        return replace(final, config=final.config.replace(base=draw(bases(), label="base")), extra={})
+    if kind == "another rotary_dim" and spec.partial_rotary and final.head_dim > 2 and not final.config.scaling:
+        width = draw(st.integers(1, final.head_dim // 2).map(lambda h: 2 * h), label="rotary_dim")
+        return replace(final, config=final.config.replace(rotary_dim=width), extra={})
+    if kind == "one small position":
+        first = min(flat)
+        return replace(final, batch=1, seq=1, positions=((first,),), lengths=(1,) if final.packed else None, extra={})
+    dtype = final.dtype
+    if kind == "another dtype, larger positions":
+        others = [d for d in spec.dtypes if d != final.dtype] or [final.dtype]
+        dtype = draw(st.sampled_from(others), label="dtype")
+    room = top - max(flat)
+    shift = draw(st.integers(0, room), label="positions shifted up by") if room > 0 else 0
+    rows = tuple(tuple(p + shift for p in row) for row in final.positions)
+    return replace(final, dtype=dtype, positions=rows, extra={})
+
+
+@st.composite
+def _history_cases(draw, spec: Spec):
+    final = draw(cases(spec), label="last call")
+    history: list[RopeCase] = []
+    for i in range(draw(st.integers(1, 3), label="earlier steps")):
+        kind = draw(st.sampled_from(HISTORY_KINDS), label=f"step {i + 1} changes")
+        if kind.startswith("another dtype") and (spec.base == "any" or spec.partial_rotary):
+            # first another config, so that a cache keyed on it is rebuilt by the other dtype's call
+            history.append(draw(_earlier_call(spec, final, "another base" if spec.base == "any" else "another rotary_dim"),
+                                label=f"step {i + 1}: another config first"))
+        history.append(draw(_earlier_call(spec, final, kind), label=f"step {i + 1}"))
+    return replace(final, extra={"history": tuple(history)})
+
+
+def _call_history(subject: Subject, case: RopeCase) -> float:
+    """Calls ``case.extra["history"]`` in order, then ``case`` itself, in one process: each
+    must agree with the oracle. The last one failing after earlier calls points at state kept
+    between calls (a cos/sin cache in the wrong dtype, too short, or built for another config)."""
+    history = case.extra["history"]
+    for i, earlier in enumerate(history):
+        inputs = earlier.inputs(subject.device)
+        keep = _keep(inputs)
+        try:
+            _judge(subject, earlier, call(subject, earlier, inputs), keep, inputs.positions,
+                   f"disagrees with the oracle on call {i + 1} of the sequence")
+        except PropertyFailed as failure:
+            failure.case = case
+            raise
+    last = replace(case, extra={})
+    inputs = last.inputs(subject.device)
+    keep = _keep(inputs)
+    try:
+        return _judge(subject, last, call(subject, last, inputs), keep, inputs.positions,
+                      f"disagrees with the oracle on the last call, after {len(history)} earlier "
+                      f"call{'s' if len(history) > 1 else ''} ({'; '.join(e.brief() for e in history)}): "
+                      "state kept between calls (a cos/sin cache in another dtype, too short, or built for "
+                      "another config) if the same call alone is right")
+    except PropertyFailed as failure:
+        failure.case = case
+        raise
+
+
 def _needs_packed(spec: Spec) -> str | None:
     return None if spec.packed else "the spec does not claim packed = true"
 
@@ -824,8 +913,10 @@ def _not_inplace(spec: Spec) -> str | None:
 
 
 PROPERTIES: tuple[Property, ...] = (
+    # explicit boundary examples on every run; a long counterexample narrowed to the token
+    # that fails; after a failure, the search goes on for failures with other causes
     Property("oracle_agreement", "equals the float64 oracle for the claimed pairing and base, within the tolerance model",
-             cases, _agreement, weight=4),
+             cases, _agreement, weight=4, examples=boundary_examples, narrow=True, more_causes=True),
     Property("relative_position", "scores <rope(q, m), rope(k, n)> depend only on n - m",
              _shifted, _relative_position),
     Property("norm_preservation", "every rotated pair keeps its norm", cases, _norms),
@@ -849,6 +940,8 @@ PROPERTIES: tuple[Property, ...] = (
              lambda spec: cases(spec, fused=False), _independence, _needs_qk),
     Property("fused_buffer", "q and k as views into one fused qkv buffer give the oracle's result; v is not written",
              _fused_cases, _fused_buffer, _needs_qk, weight=2),
+    Property("call_history", "a call after other calls (another dtype, length, base or width) still equals the oracle",
+             _history_cases, _call_history, weight=2),
     Property("packed_boundaries", "each packed sequence is rotated by its own positions, whatever its neighbours",
              _boundary_cases, _packed_boundaries, _needs_packed, weight=2),
 )

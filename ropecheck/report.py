@@ -57,6 +57,10 @@ def failures(results: list[ImplementationResult]) -> list[str]:
                     text += f"\n    counterexample: {p.counterexample}"
                 if p.reproduce:
                     text += f"\n    reproduce: {p.reproduce}"
+                for n, other in enumerate(p.other_failures, 2):
+                    text += f"\n    failure {n}, another cause: {other['message']}"
+                    text += f"\n    counterexample: {other['counterexample']}"
+                    text += f"\n    reproduce: {other['reproduce']}"
                 out.append(text)
     return out
 

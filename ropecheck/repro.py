@@ -45,6 +45,11 @@ def _construct(node: ast.AST):
             raise ValueError(f"--case: only RopeCase(...) and RopeConfig(...) with keyword arguments are allowed, "
                              f"got {ast.unparse(node)[:80]!r}")
         return _CONSTRUCTORS[name](**{k.arg: _construct(k.value) for k in node.keywords})
+    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):  # a call history: cases in extra
+        return {_construct(k): _construct(v) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, (ast.Tuple, ast.List)) and any(isinstance(e, ast.Call) for e in node.elts):
+        items = [_construct(e) for e in node.elts]
+        return tuple(items) if isinstance(node, ast.Tuple) else items
     try:
         return ast.literal_eval(node)
     except ValueError:

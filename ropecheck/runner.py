@@ -3,15 +3,22 @@
 Hypothesis searches the spec's input space, is steered toward the largest error
 (``hypothesis.target`` on err/allowed), and shrinks a failure to a minimal case; the
 result names that case, the error against the allowed one, and a line that reproduces it.
+
+Besides the draws, a property may carry fixed cases (``Property.examples``: the boundaries
+every run must meet, whatever the seed). After a failure a property may narrow a
+many-token counterexample to one token that fails alone (``Property.narrow``) and search
+on for failures with another cause (``Property.more_causes``), each reported in
+``other_failures``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import shlex
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
-from hypothesis import given, settings as hsettings, target
+from hypothesis import example, given, settings as hsettings, target
 from hypothesis.errors import Flaky, HypothesisException
 
 from ropecheck.properties import NotJudged, Property, PropertyFailed, Subject, call
@@ -31,6 +38,8 @@ class PropertyResult:
     device: str = "cpu"
     worst_ratio: float | None = None
     reproduce: str = ""
+    # further failures of the same property with other causes: {message, counterexample, reproduce}
+    other_failures: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -76,38 +85,166 @@ def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref
     if not_judged:
         return PropertyResult(prop.name, "error", not_judged, device=device)
     worst: list[float | None] = [None]
-
-    @hsettings(settings, report_multiple_bugs=False, database=None,
-               max_examples=settings.max_examples * prop.weight)
-    @given(case=prop.strategy(subject.spec))
-    def search(case: RopeCase) -> None:
-        ratio = prop.check(subject, case)
-        if ratio is not None and math.isfinite(ratio):
-            target(ratio, label="worst error / allowed")
-            worst[0] = max(worst[0] or 0.0, ratio)
-
     try:
-        search()
-    except PropertyFailed as failure:
-        case = failure.case
-        detail = f"; {failure.detail}" if failure.detail else ""
-        return PropertyResult(
-            prop.name, "failed", message=failure.full_cause(),
-            counterexample=f"{case.summary()}{detail}; tolerance model: ropecheck.tolerance (see README)",
-            device=device, worst_ratio=failure.ratio, reproduce=repro_line(spec_ref, prop.name, device, case))
+        failure = _search(prop, subject, settings, settings.max_examples * prop.weight, worst, prop.examples(subject.spec))
     except NotJudged as exc:
         return PropertyResult(prop.name, "error", str(exc), device=device)
     except Flaky as exc:
-        return PropertyResult(prop.name, "failed", device=device,
-                              message=f"fails only sometimes on the same input (nondeterministic): {_first_line(exc)}")
+        first = next((e for e in getattr(exc, "exceptions", ()) if isinstance(e, PropertyFailed)), None)
+        if first is None:
+            return PropertyResult(prop.name, "failed", device=device,
+                                  message=f"fails only sometimes on the same input (nondeterministic): {_first_line(exc)}")
+        row = _failed(prop, first, spec_ref, device)
+        row.message = (f"fails only sometimes on the same input (it passed when Hypothesis ran it again: "
+                       f"nondeterministic, or dependent on calls made before it): {row.message}")
+        return row
     except HypothesisException as exc:
         return PropertyResult(prop.name, "error", device=device,
                               message=f"Hypothesis could not run the property: {type(exc).__name__}: {_first_line(exc)}")
     except Exception as exc:  # noqa: BLE001 - a bug in ropecheck itself must not stop the run
         return PropertyResult(prop.name, "error", device=device,
                               message=f"ropecheck error while checking: {type(exc).__name__}: {_first_line(exc)}")
-    measured = "" if worst[0] is None else f" (worst error/allowed {worst[0]:.3g})"
-    return PropertyResult(prop.name, "passed", f"{prop.description}{measured}", device=device, worst_ratio=worst[0])
+    if failure is None:
+        measured = "" if worst[0] is None else f" (worst error/allowed {worst[0]:.3g})"
+        return PropertyResult(prop.name, "passed", f"{prop.description}{measured}", device=device, worst_ratio=worst[0])
+    if prop.narrow:
+        failure = _narrowed(prop, subject, failure)
+    result = _failed(prop, failure, spec_ref, device)
+    known = [_Known(_cause_key(result.message), _profile(prop, subject, failure.case))] if prop.more_causes else []
+    while known and len(known) < MAX_CAUSES:
+        try:
+            other = _search(prop, subject, settings, settings.max_examples, [None], [], known)
+        except Exception:  # noqa: BLE001 - the first failure stands; a later search adds, never replaces
+            break
+        if other is None:
+            break
+        if prop.narrow:
+            other = _narrowed(prop, subject, other, known)
+        row = _failed(prop, other, spec_ref, device)
+        known.append(_Known(_cause_key(row.message), _profile(prop, subject, other.case)))
+        result.other_failures.append({"message": row.message, "counterexample": row.counterexample,
+                                      "reproduce": row.reproduce})
+    return result
+
+
+MAX_CAUSES = 3
+"""At most this many failures with different causes are reported per property."""
+
+NARROW_TOKENS = 64
+"""A counterexample of more tokens than this is not narrowed token by token."""
+
+
+def _search(prop: Property, subject: Subject, settings: hsettings, examples: int, worst: list,
+            explicit: list[RopeCase], known: list = ()) -> PropertyFailed | None:
+    """Run Hypothesis's search; the (shrunk) failure, or None. Failures whose cause is in
+    ``known`` count as passes, so that the search looks for another cause."""
+
+    @hsettings(settings, report_multiple_bugs=False, database=None, max_examples=examples)
+    @given(case=prop.strategy(subject.spec))
+    def search(case: RopeCase) -> None:
+        try:
+            ratio = prop.check(subject, case)
+        except PropertyFailed as failure:
+            if known and _same_bug(prop, subject, failure, known):
+                return
+            raise
+        if ratio is not None and math.isfinite(ratio):
+            target(ratio, label="worst error / allowed")
+            worst[0] = max(worst[0] or 0.0, ratio)
+
+    for case in explicit:
+        search = example(case=case)(search)
+    try:
+        search()
+    except PropertyFailed as failure:
+        return failure
+    return None
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A failure already reported: its cause without numbers, and which changes of its case
+    make it pass (``_profile``)."""
+
+    key: str
+    profile: tuple
+
+
+def _profile(prop: Property, subject: Subject, case: RopeCase) -> tuple:
+    """Whether ``case`` still fails (True), passes (False) or cannot be tried (None) with
+    (positions lowered to 0, 1, 2 ... per row; the whole head rotated; float64 <-> float32).
+    Two failures that react alike to these changes are taken for one bug met twice: the
+    diagnosis may name one bug differently at different positions."""
+    variants: list[RopeCase | None] = []
+    rows = tuple(tuple(range(1, 1 + len(row))) for row in case.positions)
+    lowered = rows != case.positions and case.config.axes == 1 and not case.extra
+    variants.append(replace(case, positions=rows) if lowered else None)
+    full = case.config.rotary_dim != case.head_dim and not case.config.scaling and case.config.axes == 1
+    variants.append(replace(case, config=case.config.replace(rotary_dim=case.head_dim)) if full else None)
+    other = {"float64": "float32", "float32": "float64"}.get(case.dtype)
+    variants.append(replace(case, dtype=other) if other in subject.spec.dtypes else None)
+    profile = []
+    for variant in variants:
+        if variant is None:
+            profile.append(None)
+            continue
+        try:
+            prop.check(subject, variant)
+            profile.append(False)
+        except PropertyFailed:
+            profile.append(True)
+        except Exception:  # noqa: BLE001 - a variant that cannot run says nothing
+            profile.append(None)
+    return tuple(profile)
+
+
+def _same_bug(prop: Property, subject: Subject, failure: PropertyFailed, known: list[_Known]) -> bool:
+    """Whether a new failure is a known bug met again: its profile agrees with a known one's
+    on every change both could try; where no change could be tried, its cause (without
+    numbers) is the same."""
+    key, profile = _cause_key(failure.full_cause()), _profile(prop, subject, failure.case)
+    for seen in known:
+        pairs = [(a, b) for a, b in zip(profile, seen.profile) if a is not None and b is not None]
+        if (all(a == b for a, b in pairs) if pairs else key == seen.key):
+            return True
+    return False
+
+
+def _cause_key(message: str) -> str:
+    """A failure's cause with its numbers taken out: two failures with the same key are the
+    same bug met twice."""
+    return re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", message)
+
+
+def _narrowed(prop: Property, subject: Subject, failure: PropertyFailed, known: list = ()) -> PropertyFailed:
+    """The failure on the first single token of its case that fails alone (with any cause
+    not in ``known``), else the failure as it was: shrinking cannot cut a row of consecutive
+    positions down to the one that matters, this can."""
+    case = failure.case
+    if case.extra or case.config.axes > 1 or case.batch * case.seq <= 1:
+        return failure
+    tokens = sorted({p for row in case.positions for p in row})
+    if len(tokens) > NARROW_TOKENS:
+        return failure
+    for position in tokens:
+        single = replace(case, batch=1, seq=1, positions=((position,),), lengths=(1,) if case.packed else None)
+        try:
+            prop.check(subject, single)
+        except PropertyFailed as narrower:
+            if not (known and _same_bug(prop, subject, narrower, known)):
+                return narrower
+        except Exception:  # noqa: BLE001 - narrowing is a refinement; the original failure stands
+            return failure
+    return failure
+
+
+def _failed(prop: Property, failure: PropertyFailed, spec_ref: str, device: str) -> PropertyResult:
+    case = failure.case
+    detail = f"; {failure.detail}" if failure.detail else ""
+    return PropertyResult(
+        prop.name, "failed", message=failure.full_cause(),
+        counterexample=f"{case.summary()}{detail}; tolerance model: ropecheck.tolerance (see README)",
+        device=device, worst_ratio=failure.ratio, reproduce=repro_line(spec_ref, prop.name, device, case))
 
 
 def _first_line(exc: BaseException) -> str:

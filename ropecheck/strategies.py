@@ -20,7 +20,7 @@ from ropecheck.tolerance import DTYPES
 
 DEFAULT_MAX_POSITION = 2**17
 NAMED_BASES = (10000.0, 500000.0, 1000000.0, 10.0, 1e7, 1000.0)
-POSITION_MODES = ("from_zero", "row_offsets", "arbitrary", "decode", "near_max")
+POSITION_MODES = ("from_zero", "row_offsets", "arbitrary", "decode", "near_max", "boundary")
 
 
 @dataclass(frozen=True)
@@ -175,8 +175,18 @@ class RopeCase:
             f"shape={shape}{form} dtype={self.dtype} base={self.config.base:g} rotary_dim={self.config.rotary_dim} "
             f"pairing={self.config.pairing} positions={pos_text} seed={self.seed} scale={self.scale:g}"
             + (f" scaling={dict(self.config.scaling)}" if self.config.scaling else "")
-            + "".join(f" {k}={v}" for k, v in self.extra.items())
+            + "".join(f" {k}={v}" for k, v in self.extra.items() if k != "history")
+            + "".join(f"; after call {i + 1}: {earlier.brief()}" for i, earlier in enumerate(self.extra.get("history", ())))
         )
+
+    def brief(self) -> str:
+        """A few words for one call of a call history: dtype, shape, base, rotary_dim, positions."""
+        flat = [p for row in self.positions for p in row]
+        if flat and isinstance(flat[0], tuple):
+            flat = [p for token in flat for p in token]
+        span = f"positions {min(flat)}..{max(flat)}" if flat else "no positions"
+        return (f"{self.dtype} shape={self.shape} base={self.config.base:g} rotary_dim={self.config.rotary_dim} "
+                f"{span}")
 
 
 def bases() -> st.SearchStrategy[float]:
@@ -191,7 +201,58 @@ def head_dims(max_head_dim: int = 256) -> st.SearchStrategy[int]:
     return st.one_of(st.sampled_from(common), st.integers(1, max_head_dim // 2).map(lambda h: 2 * h))
 
 
-CONSECUTIVE_MODES = ("from_zero", "row_offsets", "near_max")
+POSITION_BOUNDARIES = (2**11, 2**12, 2**15, 2**16, 2**24, 65504, 65520, 8192, 131072, 2**31)
+"""Positions where real RoPE code breaks, drawn on purpose (each with the positions around
+it): 2**11 (float16 integers stop being exact), 2**12, 2**15 (int16 wraps), 2**16 (uint16),
+2**24 (float32 integers stop being exact), 65504 and 65520 (float16's largest finite value
+and the first that rounds to inf), the ``max_position_embeddings`` of real models (sizes of
+fixed cos/sin tables: 2048, 4096, 8192, 32768, 131072) and 2**31 (int32 wraps). Those at or past a spec's
+max_position are left out; max_position - 1 itself is the ``near_max`` mode."""
+
+TILE_LENGTHS = (63, 64, 65, 127, 128, 129)
+"""Sequence lengths at the tiles of 64 and 128 tokens that kernels split the sequence into."""
+
+
+def _rotary_width_slips(head_dim: int, rotary_dim: int) -> bool:
+    """Whether recomputing the rotary width from the fraction ``rotary_dim / head_dim`` goes
+    wrong: ``int(head_dim * f)`` (a product just below an integer loses a dim, and
+    ``// 2 * 2`` then a pair) or ``round(head_dim * round(f, 2))`` (the fraction written to
+    two decimals, as config files do)."""
+    f = rotary_dim / head_dim
+    return int(head_dim * f) != rotary_dim or round(head_dim * round(f, 2)) != rotary_dim
+
+
+TRUNCATING_PAIRS = tuple((h, r) for h in range(4, 257, 2) for r in range(2, h, 2) if int(h * (r / h)) != r)
+"""(head_dim, rotary_dim) pairs, both even, where ``int(head_dim * (rotary_dim / head_dim))``
+is rotary_dim - 1 (e.g. (98, 64): 63.999... -> 63), smallest head_dim first."""
+
+ROUNDING_PAIRS = tuple((h, r) for h in range(4, 257, 2) for r in range(2, h, 2)
+                       if round(h * round(r / h, 2)) != r and int(h * (r / h)) == r)
+"""(head_dim, rotary_dim) pairs where only the two-decimal fraction slips."""
+
+
+@st.composite
+def rotary_widths(draw, head_dim: int, max_head_dim: int = 256) -> tuple[int, int]:
+    """(head_dim, rotary_dim) for a spec that claims partial rotary: the whole head, any even
+    width below it, or (half the time) a pair where recomputing the width from the
+    fraction slips (``TRUNCATING_PAIRS``, ``ROUNDING_PAIRS``), which replaces the drawn
+    head_dim: a width bug must not wait for a lucky draw."""
+    partial_dims = st.integers(1, head_dim // 2).map(lambda h: 2 * h)
+    kind = draw(st.sampled_from(("whole head", "any width", "slipping pair", "slipping pair")), label="rotary width kind")
+    if kind == "whole head":
+        return head_dim, head_dim
+    if kind == "any width":
+        return head_dim, draw(partial_dims, label="rotary_dim")
+    truncating = [pair for pair in TRUNCATING_PAIRS if pair[0] <= max_head_dim]
+    rounding = [pair for pair in ROUNDING_PAIRS if pair[0] <= max_head_dim]
+    pool = draw(st.sampled_from([p for p in (truncating, truncating, rounding) if p]), label="slip kind") \
+        if truncating or rounding else None
+    if pool is None:
+        return head_dim, draw(partial_dims, label="rotary_dim")
+    return draw(st.sampled_from(pool), label="(head_dim, rotary_dim) where the width slips")
+
+
+CONSECUTIVE_MODES = ("from_zero", "row_offsets", "near_max", "boundary")
 """Position modes where every row is offset, offset + 1, ... (``positions = "consecutive"``)."""
 
 
@@ -202,8 +263,9 @@ def positions(draw, batch: int, seq: int, max_position: int = DEFAULT_MAX_POSITI
     Modes: ``from_zero`` (every row 0..seq-1), ``row_offsets`` (consecutive runs starting
     at a different offset per row: left padding, packed sequences, a KV cache),
     ``arbitrary`` (independent, unsorted), ``decode`` (one token far along),
-    ``near_max`` (consecutive runs ending at max_position - 1). ``consecutive`` draws only
-    the modes whose rows are consecutive runs.
+    ``near_max`` (consecutive runs ending at max_position - 1), ``boundary`` (consecutive
+    runs across one of ``POSITION_BOUNDARIES``). ``consecutive`` draws only the modes whose
+    rows are consecutive runs.
     """
     return draw(ragged_positions((seq,) * batch, max_position, consecutive))
 
@@ -222,15 +284,28 @@ def ragged_positions(draw, lengths: tuple[int, ...], max_position: int = DEFAULT
             st.lists(st.integers(0, max_position - longest), min_size=len(lengths), max_size=len(lengths)),
             label="row offsets"))]
     elif mode in ("arbitrary", "decode"):
-        cell = st.integers(0, top)
+        near = [b + d for b in POSITION_BOUNDARIES for d in (-1, 0, 1) if 0 <= b + d <= top]
+        cell = st.one_of(st.integers(0, top), st.sampled_from(near)) if near else st.integers(0, top)
         rows = [tuple(draw(st.lists(cell, min_size=n, max_size=n), label=f"row {r}")) for r, n in enumerate(lengths)]
+    elif mode == "boundary":
+        # every row a run across the boundary; a shift of 0 starts it at the boundary, so
+        # shrinking (shorter rows, smaller shifts) keeps the position that matters
+        usable = [b for b in POSITION_BOUNDARIES if b + 1 <= top]
+        boundary = draw(st.sampled_from(usable), label="boundary") if usable else top
+        rows = []
+        for r, n in enumerate(lengths):
+            # the run starts within one token of covering the boundary: boundary - n ... boundary + 1
+            lo, hi = max(-n, -boundary), min(1, top - boundary - n + 1)
+            shift = draw(st.integers(lo, hi), label=f"row {r} start - boundary") if lo <= hi else top - n + 1 - boundary
+            rows.append(tuple(range(max(0, boundary + shift), max(0, boundary + shift) + n)))
     else:
         back = draw(st.integers(0, min(64, max_position - longest)), label="distance from max")
         rows = [tuple(range(top - back - n + 1, top - back + 1)) for n in lengths]
     return tuple(rows)
 
 
-SEQUENCE_LENGTHS = st.one_of(st.just(0), st.just(1), st.integers(2, 16), st.integers(2, 16), st.integers(57, 140))
+SEQUENCE_LENGTHS = st.one_of(st.just(0), st.just(1), st.integers(2, 16), st.integers(2, 16), st.integers(57, 140),
+                             st.sampled_from(TILE_LENGTHS))
 """Packed sequence lengths: empty and one-token sequences, short ones, and ones that cross a
 kernel's tile of 64 or 128 tokens (so totals run past 64 and 128 with boundaries inside a tile)."""
 
@@ -340,13 +415,17 @@ def configs(
     partial: bool = False,
     scaling: tuple[str, ...] = (),
     multi_axis: tuple[str, ...] = (),
+    rotary_dim: int | None = None,
 ):
     """A ``RopeConfig`` for one head_dim: base drawn when ``base == "any"``, rotary_dim
-    drawn below head_dim when ``partial``; a rope_type drawn from ``("default",) + scaling``
+    drawn below head_dim when ``partial`` (unless given); a rope_type drawn from ``("default",) + scaling``
     (default half the time); a multi-axis layout from ``multi_axis`` when it is non-empty."""
     chosen_base = draw(bases(), label="base") if base == "any" else float(base)
-    rotary_dim = head_dim
-    if partial:  # the whole head a third of the time: full-rotary fast paths get their share
+    if rotary_dim is not None:
+        pass
+    elif not partial:
+        rotary_dim = head_dim
+    else:  # the whole head a third of the time: full-rotary fast paths get their share
         partial_dims = st.integers(1, head_dim // 2).map(lambda h: 2 * h)
         rotary_dim = draw(st.one_of(st.just(head_dim), partial_dims, partial_dims), label="rotary_dim")
     params = None
@@ -399,13 +478,18 @@ def rope_cases(
         lengths = None
         batch = draw(st.integers(min_batch, max(min_batch, max_batch)), label="batch")
         short = st.integers(min_seq, max_seq)
-        seq = draw(st.one_of(short, short, short, st.integers(max(min_seq, max_seq + 1), max(long_seq, max_seq + 1)))
+        tiles = [n for n in TILE_LENGTHS if min_seq <= n <= long_seq]
+        long = st.integers(max(min_seq, max_seq + 1), max(long_seq, max_seq + 1))
+        seq = draw(st.one_of(short, short, short, long, st.sampled_from(tiles) if tiles else long)
                    if long_seq > max_seq else short, label="seq")
     heads, kv_heads = draw(head_counts(max_heads, qk, many_heads), label="heads")
     head_dim = draw(head_dims(max_head_dim), label="head_dim")
+    rotary_dim = None
+    if partial and not multi_axis:
+        head_dim, rotary_dim = draw(rotary_widths(head_dim, max_head_dim), label="widths")
     dtype = draw(st.sampled_from(dtypes), label="dtype")
     config = draw(configs(head_dim, pairing=pairing, base=base, partial=partial, scaling=scaling,
-                          multi_axis=multi_axis), label="config")
+                          multi_axis=multi_axis, rotary_dim=rotary_dim), label="config")
     rows = lengths if packed else (seq,) * batch
     if config.axes > 1:
         pos = draw(axis_positions(rows, config.axes, max_position, consecutive), label="positions")
@@ -422,3 +506,45 @@ def log2_position(case: RopeCase) -> float:
     """log2 of the largest position in a case (for ``hypothesis.event`` statistics)."""
     top = max((p for row in case.positions for p in row), default=0)
     return math.log2(top + 1)
+
+
+def boundary_cases(dtypes: tuple[str, ...] = tuple(DTYPES), pairing: str = "half_split", base: float | str = "any",
+                   partial: bool = False, max_position: int = DEFAULT_MAX_POSITION, qk: bool = False,
+                   packed: bool = False, multi_axis: tuple[str, ...] = (), **_ignored) -> list[RopeCase]:
+    """Fixed cases that put the places where real code breaks in front of a property on every
+    run, whatever the seed (Hypothesis's explicit examples), besides the draws:
+
+    - every claimed dtype: one row (one sequence when packed) per boundary of
+      ``POSITION_BOUNDARIES`` below max_position and max_position - 1, each the three
+      positions around it (runs, so they fit ``positions = "consecutive"``);
+    - in the first claimed dtype: a decode step (batch 3, one token each, at different
+      boundaries), a sequence of 129 tokens from 0 (past tiles of 64 and 128) and, when
+      partial rotary is claimed, head_dim/rotary_dim pairs where recomputing the width slips
+      ((98, 64): int truncation; (106, 44): a two-decimal fraction).
+
+    x: heads 2; q/k: 4 q heads and 2 kv heads (GQA). Empty for multi-axis specs (their
+    positions have another shape) and for max_position < 3.
+    """
+    top = max_position - 1
+    if multi_axis or top < 2 or not dtypes:
+        return []
+    centres = sorted({b for b in POSITION_BOUNDARIES if b + 1 <= top} | {top - 1})
+    runs = tuple(tuple(range(c - 1, c + 2)) for c in centres)
+    chosen_base = 10000.0 if base == "any" else float(base)
+    heads, kv_heads = (4, 2) if qk else (2, None)
+
+    def case(dtype: str, rows: tuple[tuple[int, ...], ...], head_dim: int = 64, rotary_dim: int = 64) -> RopeCase:
+        config = RopeConfig(base=chosen_base, rotary_dim=rotary_dim, pairing=pairing, head_dim=head_dim)
+        lengths = tuple(len(r) for r in rows) if packed else None
+        return RopeCase(len(rows), max(len(r) for r in rows), heads, head_dim, dtype, config, rows, seed=0,
+                        kv_heads=kv_heads, lengths=lengths)
+
+    found = [case(dtype, runs) for dtype in dtypes]
+    first = dtypes[0]
+    decode = tuple((c,) for c in (centres[0], centres[len(centres) // 2], centres[-1]))
+    found.append(case(first, decode))
+    if top >= 128:
+        found.append(case(first, (tuple(range(129)),)))
+    if partial:
+        found += [case(first, runs, 98, 64), case(first, runs, 106, 44)]
+    return found

@@ -12,6 +12,7 @@ loses at most the work in flight. Commands and their events::
     {"op": "run", "properties": [...], "profile": ..., "device": ..., "spec_ref": ...}
         -> {"event": "start", "name": P}, {"event": "result", ...PropertyResult...}, ...,
            {"event": "finished"}
+    {"op": "recheck", "property": ..., "case": ..., "device": ..., "spec": {...}, ...}
     {"op": "identify", "target": ..., "head_dim": ..., "device": ...}
         -> {"event": "loaded"} | {"event": "load_error", ...}, then {"event": "identified", "json": ..., "rows": ..., "notes": ..., "message": ...}
 
@@ -68,6 +69,30 @@ def _run(job: dict[str, Any], fn: Callable, channel: Channel) -> None:
     channel.emit({"event": "finished"})
 
 
+def _recheck(job: dict[str, Any], fn: Callable) -> dict[str, Any]:
+    """One failing case again, first thing in this fresh process: ``passed`` when it holds
+    here (the failure depended on calls made before it). For ``call_history`` the last call
+    alone is checked, without the calls before it."""
+    from dataclasses import replace
+
+    from ropecheck.properties import BY_NAME, NotJudged, PropertyFailed, Subject
+    from ropecheck.repro import parse_case
+    from ropecheck.spec import spec_from_mapping
+
+    spec = spec_from_mapping(job["spec"], origin=job["origin"], folder=job.get("folder"))
+    case = parse_case(job["case"])
+    prop = BY_NAME[job["property"]]
+    if job["property"] == "call_history":
+        prop, case = BY_NAME["oracle_agreement"], replace(case, extra={})
+    try:
+        prop.check(Subject(fn=fn, spec=spec, device=job["device"]), case)
+    except (PropertyFailed, NotJudged):
+        return {"event": "rechecked", "passed": False}
+    except Exception:  # noqa: BLE001 - fails here too, in another way: not history
+        return {"event": "rechecked", "passed": False}
+    return {"event": "rechecked", "passed": True}
+
+
 def _identify(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
     from ropecheck import identify
 
@@ -97,6 +122,8 @@ def main() -> int:
             channel.emit(event)
         elif job["op"] == "run" and fn is not None:
             _run(job, fn, channel)
+        elif job["op"] == "recheck" and fn is not None:
+            channel.emit(_recheck(job, fn))
         elif job["op"] == "identify":
             channel.emit(_identify(job, channel))
     return 0
