@@ -15,8 +15,9 @@ import boundary_mutants as bm
 import pytest
 import torch
 
-from ropecheck import diagnose, tolerance
+from ropecheck import diagnose, properties, tolerance
 from ropecheck.config import RopeConfig
+from ropecheck.strategies import RopeCase
 
 # mutant -> a phrase its explanation must contain
 EXPECTED_CAUSE = {
@@ -164,6 +165,36 @@ def test_the_table_size_is_named_for_every_common_size():
         assert f"clamped to {rows - 1}" in diagnose.explain(clamped, x, positions, config)
         wrapped = bm._rope(x, positions, config, pos=positions % rows)
         assert f"modulo {rows}" in diagnose.explain(wrapped, x, positions, config)
+
+
+def _poisoned(fn, pairing, positions, dim, dtype="float32"):
+    """nan_locality on ``fn`` with a NaN injected at token (0, 0), head 0, ``dim``."""
+    config = RopeConfig(rotary_dim=32, pairing=pairing, head_dim=32)
+    case = RopeCase(batch=1, seq=len(positions), heads=2, head_dim=32, dtype=dtype, config=config,
+                    positions=(tuple(positions),), seed=4,
+                    extra={"poison": (0, 0, 0, dim), "value": "nan", "operand": 0})
+    bm.reset_caches()
+    return properties._nan_locality(properties.Subject(fn, None, "cpu"), case)
+
+
+def test_nan_locality_blames_a_non_finite_clean_output_not_the_injected_nan():
+    with pytest.raises(properties.PropertyFailed) as failed:
+        _poisoned(bm.positions_float16, "half_split", range(65510, 65530), dim=3)
+    cause = failed.value.full_cause()
+    assert "before any NaN was injected" in cause and "65520" in cause and "float32 input" in cause, cause
+    assert "overflow to inf in float16" in cause and "changes another token" not in cause, cause
+
+
+def test_nan_locality_says_a_moved_nan_is_a_permuted_output():
+    with pytest.raises(properties.PropertyFailed) as failed:
+        _poisoned(bm.output_pairs_deinterleaved, "interleaved", range(5, 9), dim=2)
+    cause = failed.value.full_cause()
+    assert "injected at dim 2 came out at dim 1, dim 17 of the same token" in cause, cause
+    assert "the output is permuted" in cause and "disappeared" not in cause, cause
+
+
+def test_nan_locality_passes_a_correct_implementation():
+    assert _poisoned(bm.x_lookup_table_per_call, "half_split", range(5, 9), dim=2) is None
 
 
 if __name__ == "__main__":  # print every explanation (for working on the diagnosis)
