@@ -466,8 +466,9 @@ def explain(y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: R
         return (f"the {_dtype_name(judge.dtype)} input is computed in {_dtype_name(low)} and cast back, and the "
                 f"output matches (to {_dtype_name(low)} precision) " + "; or ".join(low_matches[:3]))
     return (_cross_wired(y, x, positions, config, partner, operand) or _by_head(y, x, positions, config)
-            or _by_threshold(judge, backward_only=True) or _by_pair(judge) or _by_threshold(judge)
-            or _by_row(y, x, positions, config, lengths, judge)
+            or _by_threshold(judge, backward_only=True) or _by_pair(judge)
+            or _by_row(y, x, positions, config, lengths, judge, sources_only=True) or _by_threshold(judge)
+            or _by_row(y, x, positions, config, lengths)
             or _magnitude_or_precision(out, x, positions, config) or _all_identity(positions)
             or "no simple convention explains it (not a pairing, direction, offset, base, exponent or rotary_dim slip)")
 
@@ -656,7 +657,7 @@ def _by_head(y, x, positions, config) -> str:
     return f"heads {_few(wrong)} are wrong while heads {_few([h for h in range(heads) if h not in wrong])} are right"
 
 
-def _by_row(y, x, positions, config, lengths, judge: _Judge | None = None) -> str:
+def _by_row(y, x, positions, config, lengths, judge: _Judge | None = None, sources_only: bool = False) -> str:
     """Some rows (packed: sequences) right and others not; for rows, which other row's
     positions the wrong ones were rotated at, when that fits."""
     ok = (_pair_ratios(y, x, positions, config, oracle.rope(x, positions, config)) <= 1).all(-1).all(-1)  # (b, seq)
@@ -685,7 +686,7 @@ def _by_row(y, x, positions, config, lengths, judge: _Judge | None = None) -> st
         if len(sources) == len(wrong):
             taken = "; ".join(f"row {r} is rotated at row {s}'s positions" for r, s in list(sources.items())[:6])
             return f"rows take another row's positions: {taken} (rows {_few([i for i in range(len(groups)) if i not in wrong])} are right)"
-    return text
+    return "" if sources_only else text
 
 
 def _few(items: list[int]) -> str:

@@ -167,6 +167,19 @@ def test_the_table_size_is_named_for_every_common_size():
         assert f"modulo {rows}" in diagnose.explain(wrapped, x, positions, config)
 
 
+def test_rows_rotated_at_another_rows_positions_are_named():
+    def shifted_rows(x, positions, config):  # row r rotated at row r - 1's positions (row 0 right)
+        return bm._rope(x, positions, config, pos=positions[[0, 0, 1]])
+    text = diagnose.explain(*run(shifted_rows, 32, 32, "half_split", torch.float32, 2, _rows(3, 40, 900, seq=4)))
+    assert "row 1 is rotated at row 0's positions; row 2 is rotated at row 1's positions" in text, text
+
+
+def test_float64_in_float32_and_a_second_bug_are_both_named():
+    y, x, positions, config = run(bm.float32_and_int_truncation, 98, 64, "half_split", torch.float64, 2, _rows(100, seq=6))
+    text = diagnose.explain(y, x, positions, config)
+    assert "computed in float32" in text and EXPECTED_CAUSE["rotary_width_int_truncation"] in text, text
+
+
 def _poisoned(fn, pairing, positions, dim, dtype="float32"):
     """nan_locality on ``fn`` with a NaN injected at token (0, 0), head 0, ``dim``."""
     config = RopeConfig(rotary_dim=32, pairing=pairing, head_dim=32)
