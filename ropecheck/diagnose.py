@@ -107,7 +107,10 @@ def _hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig, ju
             yield (f"positions stored as int{bits} wrap at 2**{bits - 1} (an integer overflow: position {first} "
                    f"is rotated as {int((first + limit) % (2 * limit) - limit)})",
                    lambda wrapped=wrapped: oracle.rope(x, wrapped, config))
-    yield ("rotates the wrong way (by -m*theta: sin sign flipped)",
+    lowest = int(token_pos.min()) if token_pos.numel() else 0
+    maybe_past = (f"; every position given is >= {lowest}, so it may rotate the wrong way for positions >= {lowest} only"
+                  if lowest >= 16 else "")
+    yield (f"rotates the wrong way (by -m*theta: sin sign flipped){maybe_past}",
            lambda: oracle.rope_with_angles(x, -true_angles(), config) * _af_on_pairs(x, config))
     if config.rotary_dim >= 4:
         yield from _permuted_and_mixed(x, positions, config, ref)
@@ -653,7 +656,8 @@ def _by_head(y, x, positions, config) -> str:
     wrong = [int(h) for h in (~right).nonzero()]
     if bool(right[0]) and not bool(right[1:].any()):
         how = " (they come back unrotated)" if bool(unrotated[1:].all()) else ""
-        return f"only the first head is rotated correctly; heads 1..{heads - 1} are not{how}"
+        rest = "head 1 is not" if heads == 2 else f"heads 1..{heads - 1} are not"
+        return f"only the first head is rotated correctly; {rest}{how}"
     return f"heads {_few(wrong)} are wrong while heads {_few([h for h in range(heads) if h not in wrong])} are right"
 
 

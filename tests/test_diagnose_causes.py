@@ -31,7 +31,7 @@ EXPECTED_CAUSE = {
     "table_32768_clamped": "positions past 32767 are clamped to 32767",
     "tile_positions_lost_64": "positions restart at every tile of 64 tokens",
     "tile_positions_lost_128": "positions restart at every tile of 128 tokens",
-    "sin_sign_flipped_past_2048": "rotates the wrong way for positions >= 2048 only",
+    "sin_sign_flipped_past_2048": "the wrong way for positions >= 2048 only",
     "half_split_table_interleaved_rotation": "half_split cos/sin layout (cat(freqs, freqs)) applied with the interleaved rotation",
     "output_pairs_deinterleaved": "output permuted",
     "all_ones_frequency_ladder": "every pair's frequency is 1",
@@ -178,6 +178,12 @@ def test_float64_in_float32_and_a_second_bug_are_both_named():
     y, x, positions, config = run(bm.float32_and_int_truncation, 98, 64, "half_split", torch.float64, 2, _rows(100, seq=6))
     text = diagnose.explain(y, x, positions, config)
     assert "computed in float32" in text and EXPECTED_CAUSE["rotary_width_int_truncation"] in text, text
+
+
+def test_wrong_way_past_a_threshold_is_suggested_when_every_position_is_past_it():
+    y, x, positions, config = run(bm.sin_sign_flipped_past_2048, 32, 32, "half_split", torch.float32, 2, _rows(2048, seq=4))
+    text = diagnose.explain(y, x, positions, config)
+    assert EXPECTED_CAUSE["sin_sign_flipped_past_2048"] in text and "may rotate" in text, text
 
 
 def _poisoned(fn, pairing, positions, dim, dtype="float32"):
