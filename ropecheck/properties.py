@@ -640,11 +640,7 @@ def _nan_locality(subject: Subject, case: RopeCase) -> float | None:
     first, second = oracle.pair_indices(case.config)
     what = f"a {value} at {case.operand_names[operand]} token {token}" if case.qk else f"a {value} at token {token}"
     for index, (y, y_clean, x) in enumerate(zip(dirty, clean, inputs.operands)):
-        bad_clean = ~torch.isfinite(y_clean)
-        if bool(bad_clean.any()):
-            spot = tuple(int(i) for i in bad_clean.nonzero()[0])
-            raise PropertyFailed(f"the output is not finite for a finite input (at {spot}), before any NaN was injected",
-                                 case)
+        _clean_is_finite(case, index, y_clean, x, inputs.positions)
         budget = tolerance.allowance(batched(x, case.packed), batched(inputs.positions, case.packed), case.config, y.dtype)
         diff = batched(y, case.packed).to(torch.float64) - batched(y_clean, case.packed).to(torch.float64)
         err = torch.cat([torch.hypot(diff[..., first], diff[..., second]), diff[..., case.config.rotary_dim:].abs()], -1)
@@ -665,11 +661,39 @@ def _nan_locality(subject: Subject, case: RopeCase) -> float | None:
     if bool(torch.isfinite(cells).all()):
         y_token = dirty[operand][token]
         moved = [(int(i[0]), int(i[1])) for i in (~torch.isfinite(y_token)).nonzero()]
-        fate = (f"it moved to (head, dim) {moved[:4]} of the same token" if moved else
-                "no value of that token is non-finite any more")
-        raise PropertyFailed(f"{what}, head {h}, dim {d} disappeared from its pair in the output ({fate}); "
-                             "non-finite inputs must stay non-finite where they were", case)
+        if moved:
+            if d < case.config.rotary_dim:
+                k = int(((first == d) | (second == d)).nonzero()[0])
+                dims = f"dims {int(first[k])} and {int(second[k])}"
+            else:
+                dims = f"dim {d}"
+            where_now = ", ".join(f"dim {j}" if k == h else f"head {k} dim {j}" for k, j in moved[:4])
+            raise PropertyFailed(f"{what}, head {h}: the {value} injected at dim {d} came out at {where_now} of the same "
+                                 f"token, not in its pair ({dims}): the output is permuted", case)
+        raise PropertyFailed(f"{what}, head {h}, dim {d} disappeared from its pair in the output (no value of that "
+                             "token is non-finite any more); non-finite inputs must stay non-finite where they were", case)
     return None
+
+
+def _clean_is_finite(case: RopeCase, index: int, y_clean: torch.Tensor, x: torch.Tensor, positions: torch.Tensor) -> None:
+    """nan_locality judges a NaN the implementation produced anyway as its own failure:
+    the clean output (nothing injected) must be finite, or it says where and at which
+    positions and dtype it is not."""
+    yb = batched(y_clean, case.packed)
+    bad = ~torch.isfinite(yb)
+    if not bool(bad.any()):
+        return
+    pb = batched(positions, case.packed).detach().cpu()
+    tokens = bad.flatten(2).any(-1)  # (rows, seq)
+    spot = tuple(int(i) for i in bad.nonzero()[0])
+    at = sorted({int(p) for p in pb[tokens].reshape(-1)})
+    label = f"{case.operand_names[index]}_out" if case.qk else "the output"
+    xb, config = batched(x, case.packed).detach().cpu(), case.config
+    raise PropertyFailed(
+        f"{label} is not finite for a finite {str(x.dtype).removeprefix('torch.')} input before any NaN was injected "
+        f"(at {spot}; tokens at positions {', '.join(map(str, at[:6]))}{', ...' if len(at) > 6 else ''}), so the "
+        "NaN locality cannot be judged", case,
+        explain=lambda: diagnose.explain(yb, xb, pb, config, lengths=case.lengths))
 
 
 def _poisoned_cells(y: torch.Tensor, where: tuple, first, second, rotary_dim: int) -> torch.Tensor:
