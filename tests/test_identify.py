@@ -276,10 +276,14 @@ def test_cli_subprocess_exit_codes_and_json(tmp_path):
     proc = run_cli("shifted_rope:rope", "--json", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(out.read_text())
+    assert list(data) == list(identify.JSON_KEYS)
     residual = data.pop("residual")
-    assert data == {"pairing": "interleaved", "base": 500000.0, "rotary_dim": 64, "position_offset": 3,
-                    "scaling": None, "explained": True}
+    contract = {key: data[key] for key in identify.JSON_KEYS[:7] if key != "residual"}
+    assert contract == {"pairing": "interleaved", "base": 500000.0, "rotary_dim": 64, "position_offset": 3,
+                        "scaling": None, "explained": True}
     assert 0 <= residual < 1e-2
+    assert data["max_position"] is None and data["not_probed"] == []
+    assert [w["ok"] for w in data["rotary_width"]] == [True, True]
 
 
 @pytest.mark.slow
