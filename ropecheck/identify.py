@@ -44,6 +44,17 @@ The fit is exact algebra on the callable's output, not a search over a grid of g
    ``max |y - y*| / max |y*|``; the callable is *explained* when every element is within
    the tolerance.
 
+8. **Partial rotary widths** (when explained). The callable is handed ``rotary_dim`` 64 of
+   ``head_dim`` 98 and of 192 (``WIDTH_PROBES``), the pairs where code that recomputes the
+   width from ``rotary_dim / head_dim`` slips (``int``, ``// 2 * 2``, ``round`` of a
+   two-decimal fraction); steps 1-2 give the dims it rotates, the ladder's slope against
+   the fitted base the width D of ``base**(-2i/D)``; a wrong width is matched against
+   ``width_slips`` and reported, not refused.
+
+``max_position``: no call carries a position >= it. The probe keeps its positions below
+it and adds ``max_position - 1``; the verification's positions (shifted by a negative
+offset) stay below it; what is skipped is listed in ``not_probed``.
+
 Anything that breaks a step (a raise, NaN, a dim with two partners, a scaled pair, angles
 that decrease with the position, frequencies off one geometric ladder, a failed
 verification) is reported as "not a RoPE it can explain", with the reason.
