@@ -307,6 +307,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
 
     if args.head_dim < 2 or args.head_dim % 2:
         raise UsageError(f"--head-dim: expected an even number >= 2, got {args.head_dim}")
+    max_position = _positive_int("--max-position", args.max_position)
     _timeout(args.timeout)
     _outputs(json=args.json)
     _cuda_requested(args.device)
@@ -317,7 +318,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     try:
         with stop.on_signals():
             found = engine.identify(args.target, args.head_dim, args.device, timeout=args.timeout, stop=stop,
-                                    signature=args.signature, packed=args.packed)
+                                    signature=args.signature, packed=args.packed, max_position=max_position)
     except engine.LoadError as exc:
         raise UsageError(str(exc)) from None
     except Interrupted as stopped:
@@ -333,6 +334,20 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     if args.json:
         atomic_write_json(args.json, found["json"])
     return EXIT_OK if found["json"]["explained"] else EXIT_FAIL
+
+
+def _positive_int(option: str, text: str | None) -> int | None:
+    """``text`` as a positive int (None stays None); a ``UsageError`` naming the option and
+    the value otherwise (0, negatives, fractions, words)."""
+    if text is None:
+        return None
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise UsageError(f"{option}: expected a positive integer, got {text!r}")
+    return value
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -413,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     ident.add_argument("--json", metavar="F", help="write the fitted convention as JSON to F")
     ident.add_argument("--head-dim", type=int, default=64, metavar="N", help="head_dim of the probe (default 64)")
     ident.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ident.add_argument("--max-position", metavar="N",
+                       help="never call the target with a position >= N (e.g. its table size); probes that "
+                            "need more are skipped and named (default: probe up to 65536, verify to 100000)")
     ident.add_argument("--timeout", type=float, metavar="S", help="CPU seconds the probe may use (default 120)")
     ident.add_argument("--signature", choices=("x", "qk"), default="x",
                        help="the callable's form: rope(x, ...) or rope(q, k, ...) (identified from q's side)")

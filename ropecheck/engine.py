@@ -467,16 +467,18 @@ def _verify_here(spec: Spec, spec_ref: str, profile: str, device: str | None,
 
 
 def identify(target: str, head_dim: int, device: str, timeout: float | None = None,
-             stop: Stop | None = None, signature: str = "x", packed: bool = False) -> dict:
+             stop: Stop | None = None, signature: str = "x", packed: bool = False,
+             max_position: int | None = None) -> dict:
     """``ropecheck identify`` in a checking process: the worker's ``identified`` event
     (``json``, ``rows``, ``notes``, ``message``). Raises ``LoadError`` when ``target``
     cannot be imported there; a callable that raises, dies or hangs while probed is
-    "not explained" with the reason."""
+    "not explained" with the reason. ``max_position``: the callable is never handed a
+    position >= it (``identify.identify``)."""
     limits = limits_for("ci", timeout)
     with Pool(stop) as pool:
         box = pool.new_sandbox()
         box.send({"op": "identify", "target": target, "head_dim": head_dim, "device": device,
-                  "signature": signature, "packed": packed})
+                  "signature": signature, "packed": packed, "max_position": max_position})
         watch, loaded = Watch(box, limits), False
         while True:
             pool.check_stop()
@@ -497,6 +499,7 @@ def identify(target: str, head_dim: int, device: str, timeout: float | None = No
             if why and not loaded:
                 raise LoadError(f"{target!r}: importing it did not finish: {why}")
             if why:
-                return {"json": {**dict.fromkeys(JSON_KEYS), "explained": False}, "rows": [], "notes": [],
+                return {"json": {**dict.fromkeys(JSON_KEYS), "explained": False, "max_position": max_position,
+                                 "not_probed": [], "rotary_width": []}, "rows": [], "notes": [],
                         "message": f"not a RoPE it can explain: probing it failed: {why}"}
             wait_any([box], pool.wake_fd(), TICK_S)

@@ -44,6 +44,17 @@ The fit is exact algebra on the callable's output, not a search over a grid of g
    ``max |y - y*| / max |y*|``; the callable is *explained* when every element is within
    the tolerance.
 
+8. **Partial rotary widths** (when explained). The callable is handed ``rotary_dim`` 64 of
+   ``head_dim`` 98 and of 192 (``WIDTH_PROBES``), the pairs where code that recomputes the
+   width from ``rotary_dim / head_dim`` slips (``int``, ``// 2 * 2``, ``round`` of a
+   two-decimal fraction); steps 1-2 give the dims it rotates, the ladder's slope against
+   the fitted base the width D of ``base**(-2i/D)``; a wrong width is matched against
+   ``width_slips`` and reported, not refused.
+
+``max_position``: no call carries a position >= it. The probe keeps its positions below
+it and adds ``max_position - 1``; the verification's positions (shifted by a negative
+offset) stay below it; what is skipped is listed in ``not_probed``.
+
 Anything that breaks a step (a raise, NaN, a dim with two partners, a scaled pair, angles
 that decrease with the position, frequencies off one geometric ladder, a failed
 verification) is reported as "not a RoPE it can explain", with the reason.
@@ -75,7 +86,43 @@ OFFSET_SLACK = 0.05
 ANGLE_NOISE = 1e-7
 """Absolute error of one measured angle (float32 cos/sin), for the ladder's weights."""
 NICE_RELATIVE = 1e-6
-JSON_KEYS = ("pairing", "base", "rotary_dim", "position_offset", "scaling", "explained", "residual")
+WIDTH_PROBES = ((64, 98), (64, 192))
+"""(rotary_dim, head_dim) pairs of the partial-rotary probe. A callable that recomputes the
+width from the fraction ``rotary_dim / head_dim`` slips on them: ``int(98 * (64/98)) = 63``
+(and ``// 2 * 2`` gives 62), while ``round(192 * round(64/192, 2)) = round(192 * 0.33) = 63``;
+each pair catches what the other does not, and at both ``round(head_dim * (rotary_dim /
+head_dim))`` is exact."""
+LADDER_SLACK = 0.1
+"""How far the measured ladder width (the D of base**(-2i/D)) may be from an integer."""
+JSON_KEYS = ("pairing", "base", "rotary_dim", "position_offset", "scaling", "explained", "residual",
+             "max_position", "not_probed", "rotary_width")
+"""CONTRACT §3's seven keys, then the keys added with ``--max-position`` and the width probe:
+``max_position`` (int or null), ``not_probed`` (sentences: what was skipped because of
+--max-position) and ``rotary_width`` (one entry per ``WIDTH_PROBES`` pair, see
+``WidthProbe.to_json``; empty when the fit was not explained)."""
+
+
+@dataclass(frozen=True)
+class WidthProbe:
+    """What the partial-rotary probe found at one (rotary_dim, head_dim) pair.
+
+    ``rotated``: how many leading dims are rotated (None when not measured); ``ladder_dims``:
+    the D of the frequencies ``base**(-2i/D)`` (None when there is one pair or no whole D
+    fits); ``slip``: the width formula that explains a wrong width, e.g.
+    ``"int(98 * (64/98)) = 63"``; ``ok``: rotated and ladder are the asked rotary_dim.
+    """
+
+    rotary_dim: int
+    head_dim: int
+    rotated: int | None = None
+    ladder_dims: int | None = None
+    slip: str | None = None
+    ok: bool | None = None
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rotary_dim": self.rotary_dim, "head_dim": self.head_dim, "rotated": self.rotated,
+                "ladder_dims": self.ladder_dims, "slip": self.slip, "ok": self.ok, "message": self.message}
 
 
 class LoadError(Exception):
@@ -91,7 +138,8 @@ class Identification:
     """What ``identify`` found.
 
     The first seven fields are CONTRACT §3's JSON (``to_json``); a field is None when the
-    fit stopped before it. ``message`` is the plain sentence; ``probe`` the config the
+    fit stopped before it. ``max_position``, ``not_probed`` and ``rotary_width`` are the
+    JSON keys added after them (see ``JSON_KEYS``). ``message`` is the plain sentence; ``probe`` the config the
     callable was handed; ``dtype`` the input dtype probed; ``fitted_base`` and
     ``fitted_factor`` the values before the round-number snap; ``ratio`` the worst
     error / allowed of the verification under ``tolerance.compare``.
@@ -111,12 +159,17 @@ class Identification:
     fitted_factor: float | None = None
     ratio: float | None = None
     notes: tuple[str, ...] = field(default=())
+    max_position: int | None = None
+    not_probed: tuple[str, ...] = field(default=())
+    rotary_width: tuple["WidthProbe", ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the keys of CONTRACT §3 (non-finite numbers become null)."""
         out = {key: getattr(self, key) for key in JSON_KEYS}
         if out["residual"] is not None and not math.isfinite(out["residual"]):
             out["residual"] = None
+        out["not_probed"] = list(self.not_probed)
+        out["rotary_width"] = [w.to_json() for w in self.rotary_width]
         return out
 
 
@@ -179,20 +232,52 @@ def _unit_maps(fn: Callable, positions: tuple[int, ...], config: RopeConfig, dty
     return maps, y.dtype
 
 
-def probe_maps(fn: Callable, config: RopeConfig,
-               device: str) -> tuple[torch.Tensor, tuple[int, ...], torch.dtype, list[str]]:
+def probe_positions(max_position: int | None) -> tuple[tuple[int, ...], tuple[int, ...], list[str]]:
+    """The probe's positions below ``max_position`` (every position when None).
+
+    Returns (small, everything, not_probed): ``small`` the positions up to 4096 and
+    ``everything`` those and 8192 .. 65536, each keeping only positions < max_position and
+    ending with ``max_position - 1`` (a longer lever arm for the frequencies than the last
+    power of two below it); ``not_probed`` one sentence naming what was skipped.
+    """
+    small, everything = SMALL_POSITIONS, SMALL_POSITIONS + LARGE_POSITIONS
+    if max_position is None:
+        return small, everything, []
+    top = max_position - 1
+    small = tuple(p for p in small if p <= top)
+    everything = tuple(p for p in everything if p <= top)
+    if top not in everything:
+        everything += (top,)
+        small += (top,) if top <= SMALL_POSITIONS[-1] else ()
+    skipped = [p for p in SMALL_POSITIONS + LARGE_POSITIONS if p > top]
+    if not skipped:
+        return small, everything, []
+    large = [p for p in skipped if p in LARGE_POSITIONS]
+    what = f"positions {_few(skipped)} of the frequency probe"
+    if large:
+        what += f" (the large-position probe {'entirely' if len(large) == len(LARGE_POSITIONS) else 'in part'})"
+    return small, everything, [f"{what}: not probed because of --max-position {max_position}; the fit is "
+                               f"checked at positions below {max_position} only"]
+
+
+def probe_maps(fn: Callable, config: RopeConfig, device: str, max_position: int | None = None,
+               ) -> tuple[torch.Tensor, tuple[int, ...], torch.dtype, list[str]]:
     """Probe float64 first, float32 when float64 raises or comes back as another dtype;
-    positions up to 65536, or only up to 4096 when the callable fails beyond.
+    positions up to 65536, or only up to 4096 when the callable fails beyond; never at a
+    position >= ``max_position`` (see ``probe_positions``).
 
     Returns:
         (M (P, head_dim, head_dim) float64, the P positions, the input dtype, notes).
     """
     notes: list[str] = []
-    everything = SMALL_POSITIONS + LARGE_POSITIONS
+    small, everything, _ = probe_positions(max_position)
+    if len(everything) < 2:
+        raise NotExplained(f"--max-position {max_position} leaves only position 0; the frequencies need "
+                           "positions 0 and 1 at least (not probed because of --max-position)")
     failures: list[NotExplained] = []
     for dtype in (torch.float64, torch.float32):
         try:
-            _, out_dtype = _unit_maps(fn, SMALL_POSITIONS[:3], config, dtype, device)
+            _, out_dtype = _unit_maps(fn, everything[:3], config, dtype, device)
         except NotExplained as exc:
             failures.append(exc)
             continue
@@ -203,9 +288,11 @@ def probe_maps(fn: Callable, config: RopeConfig,
             maps, _ = _unit_maps(fn, everything, config, dtype, device)
             return maps, everything, dtype, notes
         except NotExplained as exc:
-            maps, _ = _unit_maps(fn, SMALL_POSITIONS, config, dtype, device)
-            notes.append(f"probed positions up to {SMALL_POSITIONS[-1]} only: beyond, {exc}")
-            return maps, SMALL_POSITIONS, dtype, notes
+            if small == everything:
+                raise
+            maps, _ = _unit_maps(fn, small, config, dtype, device)
+            notes.append(f"probed positions up to {small[-1]} only: beyond, {exc}")
+            return maps, small, dtype, notes
     raise failures[0]
 
 
@@ -312,7 +399,8 @@ def _wrap(angle: np.ndarray) -> np.ndarray:
 def frequencies(phi: np.ndarray, positions: tuple[int, ...]) -> np.ndarray:
     """omega per pair from ``phi(q) - phi(0) = omega q`` at q = 1, 2, 4, ...
 
-    phi: (P, n) angles at ``positions`` (which hold 0 and the powers of two).
+    phi: (P, n) angles at ``positions`` (which hold 0 and the powers of two, and may end
+    with one position between the last power of two and the next: ``max_position - 1``).
     Returns float64 (n,), each in (-pi, pi] at q = 1 and refined by doubling.
     """
     at = {p: i for i, p in enumerate(positions)}
@@ -320,11 +408,17 @@ def frequencies(phi: np.ndarray, positions: tuple[int, ...]) -> np.ndarray:
     omega = _wrap(phi[at[1]] - zero)
     q = 2
     while q in at:
-        measured = _wrap(phi[at[q]] - zero)
-        unwrapped = measured + 2 * np.pi * np.round((omega * q - measured) / (2 * np.pi))
-        omega = unwrapped / q
+        omega = _unwrap(phi[at[q]] - zero, omega, q)
         q *= 2
+    for p in sorted(p for p in positions if q // 2 < p < q):  # max_position - 1: a last, longer lever arm
+        omega = _unwrap(phi[at[p]] - zero, omega, p)
     return omega
+
+
+def _unwrap(angle: np.ndarray, omega: np.ndarray, p: int) -> np.ndarray:
+    """omega refined by the angle turned at position p, the turn picked by ``omega p``."""
+    measured = _wrap(angle)
+    return (measured + 2 * np.pi * np.round((omega * p - measured) / (2 * np.pi))) / p
 
 
 def offset(phi0: np.ndarray, omega: np.ndarray) -> int:
@@ -376,10 +470,11 @@ def nice(value: float) -> float:
 
 def check_positions(offset_: int, largest: int, seed: int = 0) -> torch.Tensor:
     """(2, 8) int64: a row of small, boundary and large positions and a random row, all at
-    least ``-offset_`` so that the oracle's positions ``p + offset_`` are >= 0."""
+    least ``-offset_`` so that the oracle's positions ``p + offset_`` are >= 0, and at most
+    ``largest + max(0, -offset_)``."""
     g = torch.Generator().manual_seed(seed)
     lo = max(0, -offset_)
-    row0 = torch.tensor([0, 1, 2, 3, 7, 4095, largest // 2, largest])
+    row0 = torch.tensor([0, 1, 2, 3, 7, 4095, largest // 2, largest]).clamp(max=largest)
     row1 = torch.randint(0, largest + 1, (8,), generator=g)
     return torch.stack([row0, row1]) + lo
 
@@ -434,27 +529,44 @@ def default_probe(head_dim: int = 64) -> RopeConfig:
     return RopeConfig(base=10000.0, rotary_dim=head_dim, pairing="half_split", head_dim=head_dim)
 
 
-def identify(fn: Callable, head_dim: int = 64, device: str = "cpu", config: RopeConfig | None = None) -> Identification:
+def identify(fn: Callable, head_dim: int = 64, device: str = "cpu", config: RopeConfig | None = None,
+             max_position: int | None = None, widths: bool = True) -> Identification:
     """Probe ``fn`` with ``config`` (default ``default_probe(head_dim)``) and fit the
-    convention that reproduces it. Never raises for what the callable does."""
+    convention that reproduces it; then, when explained and ``widths``, probe the partial
+    rotary widths of ``WIDTH_PROBES`` (``probe_width``). Never raises for what the callable
+    does. ``fn`` is never called with a position >= ``max_position`` (None: no bound); a
+    probe that needs more is skipped and named in ``not_probed`` (and in the notes)."""
+    if max_position is not None and (isinstance(max_position, bool) or not isinstance(max_position, int)
+                                     or max_position < 1):
+        raise ValueError(f"max_position: expected a positive int or None, got {max_position!r}")
     probe = config or default_probe(head_dim)
     if probe.head_dim is None:
         probe = probe.replace(head_dim=head_dim)
-    found: dict[str, Any] = {"probe": probe}
+    found: dict[str, Any] = {"probe": probe, "max_position": max_position, "notes": [], "not_probed": []}
     try:
         _fit(fn, probe, device, found)
     except NotExplained as exc:
-        notes = found.pop("notes", ())
         found.pop("explained", None)
-        return Identification(**found, explained=False, notes=tuple(notes),
-                              message=f"not a RoPE it can explain: {exc}")
-    notes = found.pop("notes", ())
-    return Identification(**found, notes=tuple(notes), message=_summary(found))
+        return _result(found, explained=False, message=f"not a RoPE it can explain: {exc}")
+    if widths:
+        found["rotary_width"] = tuple(probe_width(fn, probe, found, r, h, device) for r, h in WIDTH_PROBES)
+    return _result(found, message=_summary(found))
+
+
+def _result(found: dict[str, Any], **extra: Any) -> Identification:
+    found["not_probed"] = tuple(found["not_probed"])
+    found["notes"] = tuple(found["notes"]) + found["not_probed"]
+    found.pop("positions", None)
+    return Identification(**found, **extra)
 
 
 def _fit(fn: Callable, probe: RopeConfig, device: str, found: dict[str, Any]) -> None:
     """Steps 1-7 of the module docstring; fills ``found`` as it goes, raises ``NotExplained``."""
-    maps, positions, dtype, found["notes"] = probe_maps(fn, probe, device)
+    top = None if found["max_position"] is None else found["max_position"] - 1
+    found["not_probed"] += probe_positions(found["max_position"])[2]
+    maps, positions, dtype, notes = probe_maps(fn, probe, device, found["max_position"])
+    found["notes"] += notes
+    found["positions"] = positions
     found["dtype"] = str(dtype).removeprefix("torch.")
     pairing, rotary_dim, first, second = structure(maps)
     found.update(pairing=pairing, rotary_dim=rotary_dim)
@@ -480,6 +592,16 @@ def _fit(fn: Callable, probe: RopeConfig, device: str, found: dict[str, Any]) ->
     except ValueError as exc:
         raise NotExplained(f"the fitted frequencies are no valid RopeConfig: {exc}") from None
     largest = CHECK_LARGEST if max(positions) >= LARGE_POSITIONS[-1] else max(positions)
+    if top is not None:
+        lo = max(0, -found["position_offset"])
+        if top - lo < 1:
+            raise NotExplained(f"with position offset {found['position_offset']:+d}, --max-position "
+                               f"{top + 1} leaves no position to verify the fit at (not verified because of "
+                               "--max-position)")
+        if top - lo < largest:
+            found["not_probed"].append(f"verification at positions above {top} (it would go up to {largest + lo}): "
+                                       f"not probed because of --max-position {top + 1}")
+            largest = top - lo
     residual, comparison = verify(fn, probe, fitted, found["position_offset"], dtype, device, largest)
     found.update(residual=residual, ratio=comparison.worst_ratio, explained=comparison.ok)
     if not comparison.ok:
@@ -488,12 +610,73 @@ def _fit(fn: Callable, probe: RopeConfig, device: str, found: dict[str, Any]) ->
         raise NotExplained(f"{why}({comparison.describe()}; positions up to {largest})")
 
 
+# ---------------------------------------------------------------- partial rotary widths
+
+
+def width_slips(rotary_dim: int, head_dim: int) -> list[tuple[str, int]]:
+    """The widths real code recomputes from the fraction ``rotary_dim / head_dim`` where
+    they differ from rotary_dim: (what went wrong and the formula, the width)."""
+    r, h = rotary_dim, head_dim
+    truncated = int(h * (r / h))
+    fraction = round(r / h, 2)
+    rounded = round(h * fraction)
+    slips = [(f"width truncated: int({h} * ({r}/{h})) = {truncated}", truncated),
+             (f"width truncated: int({h} * ({r}/{h})) // 2 * 2 = {truncated // 2 * 2}", truncated // 2 * 2),
+             (f"width rounded: round({h} * round({r}/{h}, 2)) = round({h} * {fraction:g}) = {rounded}", rounded)]
+    return [(text, width) for text, width in slips if width != r]
+
+
+def probe_width(fn: Callable, probe: RopeConfig, found: dict[str, Any], rotary_dim: int, head_dim: int,
+                device: str) -> WidthProbe:
+    """Hand ``fn`` the probe config with ``rotary_dim`` of ``head_dim`` and measure what it
+    rotates: unit vectors at the main probe's positions (so never past --max-position), the
+    pairs as in step 2, the frequency ladder's width D from the slope of ``ln omega_i``
+    against the base fitted in the main probe (``D = rotated ln base / ln base_rotated``).
+    A width other than asked is matched against ``width_slips``. Never raises."""
+    r, h = rotary_dim, head_dim
+    asked = f"asked for rotary_dim {r} of head_dim {h}"
+    positions = found["positions"]
+    try:
+        config = probe.replace(rotary_dim=r, head_dim=h)
+        dtype = getattr(torch, found["dtype"])
+        maps, _ = _unit_maps(fn, positions, config, dtype, device)
+        _, rotated, first, second = structure(maps)
+        check_blocks(maps, first, second)
+    except (NotExplained, ValueError) as exc:
+        return WidthProbe(r, h, message=f"{asked}: width not measured: {exc}")
+    ladder_dims = None
+    if rotated >= 4:
+        omega = frequencies(pair_angles(maps, first, second), positions)
+        base = found["fitted_base"] if math.isfinite(found["fitted_base"] or math.nan) else probe.base
+        if np.all(omega > 0) and base > 1:
+            width_base = ladder(omega, rotated, max(positions))[0]
+            d = rotated * math.log(base) / math.log(width_base) if width_base > 1 else math.nan
+            ladder_dims = round(d) if abs(d - round(d)) <= LADDER_SLACK else None
+    ladder_text = "" if ladder_dims in (None, rotated) else f"frequency ladder over {ladder_dims} dims"
+    ok = rotated == r and ladder_dims in (None, r)
+    if ok:
+        return WidthProbe(r, h, rotated, ladder_dims, ok=True, message=f"{asked}, rotates {rotated} dims")
+    slips = [text for text, width in width_slips(r, h)
+             if width // 2 * 2 == rotated and ladder_dims in (None, width)]
+    if slips:
+        why = " or ".join(slips)
+    elif rotated == found["rotary_dim"] != probe.rotary_dim:
+        why = f"its own width: it rotated {rotated} of the {probe.rotary_dim} asked in the main probe too"
+    else:
+        why = f"no width formula ropecheck knows gives {rotated}"
+    why = "; ".join(filter(None, [why, ladder_text]))
+    return WidthProbe(r, h, rotated, ladder_dims, slip=" or ".join(slips) or None, ok=False,
+                      message=f"{asked}, rotates {rotated} dims ({why})")
+
+
 def _summary(found: dict[str, Any]) -> str:
     scaling = found["scaling"]
     scaled = f", linear scaling factor {scaling['factor']:g}" if scaling else ""
+    wrong = [w.message for w in found.get("rotary_width", ()) if w.ok is False]
+    widths = f"; but partial rotary: {'; '.join(wrong)}" if wrong else ""
     return (f"identified: {found['pairing']} pairs, base {found['base']:g}, rotary_dim {found['rotary_dim']}, "
             f"position offset {found['position_offset']:+d}{scaled}; reproduces the output to a relative "
-            f"{found['residual']:.2g} (worst error / allowed {found['ratio']:.2g})")
+            f"{found['residual']:.2g} (worst error / allowed {found['ratio']:.2g}){widths}")
 
 
 def rows(result: Identification) -> list[tuple[str, str]]:
@@ -505,7 +688,10 @@ def rows(result: Identification) -> list[tuple[str, str]]:
             return f"{v:.10g}" if math.isfinite(v) else str(v)
         return str(v)
 
-    out = [(key, show(getattr(result, key))) for key in JSON_KEYS]
+    out = [(key, show(getattr(result, key))) for key in JSON_KEYS[:7]]
+    if result.max_position is not None:
+        out.append(("max_position", str(result.max_position)))
+    out += [("rotary_width", w.message) for w in result.rotary_width]
     p = result.probe
     if p is not None:
         out.append(("probe", f"RopeConfig(base={p.base:g}, rotary_dim={p.rotary_dim}, pairing={p.pairing!r}, "

@@ -13,7 +13,7 @@ loses at most the work in flight. Commands and their events::
         -> {"event": "start", "name": P}, {"event": "result", ...PropertyResult...}, ...,
            {"event": "finished"}
     {"op": "recheck", "property": ..., "case": ..., "device": ..., "spec": {...}, ...}
-    {"op": "identify", "target": ..., "head_dim": ..., "device": ...}
+    {"op": "identify", "target": ..., "head_dim": ..., "device": ..., "max_position": ... or None}
         -> {"event": "loaded"} | {"event": "load_error", ...}, then {"event": "identified", "json": ..., "rows": ..., "notes": ..., "message": ...}
 
 End of file on the commands descriptor means stop. The first event is ``{"event": "ready"}``.
@@ -102,7 +102,8 @@ def _identify(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
         return {"event": "load_error", "message": str(exc)}
     channel.emit({"event": "loaded"})
     fn = identify.as_x_form(fn, job.get("signature", "x"), job.get("packed", False))
-    result = identify.identify(fn, head_dim=job["head_dim"], device=job["device"])
+    result = identify.identify(fn, head_dim=job["head_dim"], device=job["device"],
+                               max_position=job.get("max_position"))
     return {"event": "identified", "json": result.to_json(), "rows": identify.rows(result),
             "notes": list(result.notes), "message": result.message}
 
