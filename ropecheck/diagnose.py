@@ -648,10 +648,15 @@ def _by_head(y, x, positions, config) -> str:
     heads = x.shape[-2]
     if heads < 2:
         return ""
+    per_matrix = (_pair_ratios(y, x, positions, config, oracle.rope(x, positions, config)) <= 1).all(-1).flatten()
+    identity = (_pair_ratios(y, x, positions, config, x.detach().to("cpu", torch.float64)) <= 1)
+    if per_matrix.numel() > heads and bool(per_matrix[0]) and not bool(per_matrix[1:].any()) \
+            and bool(identity.all(-1).flatten()[1:].all()):
+        return (f"only the first of the {per_matrix.numel()} (token, head) vectors is rotated; the others come back "
+                "unrotated (a path that handles one matrix where there are batch * heads)")
     right = (_pair_ratios(y, x, positions, config, oracle.rope(x, positions, config)) <= 1).flatten(0, 1).all(0).all(-1)
     if bool(right.all()) or not bool(right.any()):
         return ""
-    identity = (_pair_ratios(y, x, positions, config, x.detach().to("cpu", torch.float64)) <= 1)
     unrotated = identity.flatten(0, 1).all(0).all(-1)
     wrong = [int(h) for h in (~right).nonzero()]
     if bool(right[0]) and not bool(right[1:].any()):

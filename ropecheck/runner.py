@@ -5,7 +5,8 @@ Hypothesis searches the spec's input space, is steered toward the largest error
 result names that case, the error against the allowed one, and a line that reproduces it.
 
 Besides the draws, a property may carry fixed cases (``Property.examples``: the boundaries
-every run must meet, whatever the seed). After a failure a property may narrow a
+every run must meet, whatever the seed), checked after the search finds nothing, so that a
+bug the draws meet is reported with Hypothesis's shrunk case. After a failure a property may narrow a
 many-token counterexample to one token that fails alone (``Property.narrow``) and search
 on for failures with another cause (``Property.more_causes``), each reported in
 ``other_failures``.
@@ -18,7 +19,7 @@ import re
 import shlex
 from dataclasses import asdict, dataclass, field, replace
 
-from hypothesis import example, given, settings as hsettings, target
+from hypothesis import given, settings as hsettings, target
 from hypothesis.errors import Flaky, HypothesisException
 
 from ropecheck.properties import NotJudged, Property, PropertyFailed, Subject, call
@@ -113,7 +114,7 @@ def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref
     known = [_Known(_cause_key(result.message), _profile(prop, subject, failure.case))] if prop.more_causes else []
     while known and len(known) < MAX_CAUSES:
         try:
-            other = _search(prop, subject, settings, settings.max_examples, [None], [], known)
+            other = _search(prop, subject, settings, settings.max_examples, [None], prop.examples(subject.spec), known)
         except Exception:  # noqa: BLE001 - the first failure stands; a later search adds, never replaces
             break
         if other is None:
@@ -152,12 +153,20 @@ def _search(prop: Property, subject: Subject, settings: hsettings, examples: int
             target(ratio, label="worst error / allowed")
             worst[0] = max(worst[0] or 0.0, ratio)
 
-    for case in explicit:
-        search = example(case=case)(search)
     try:
         search()
     except PropertyFailed as failure:
         return failure
+    # the fixed cases after the search, so that a bug the draws find gets a shrunk case
+    for case in explicit:
+        try:
+            ratio = prop.check(subject, case)
+        except PropertyFailed as failure:
+            if known and _same_bug(prop, subject, failure, known):
+                continue
+            return failure
+        if ratio is not None and math.isfinite(ratio):
+            worst[0] = max(worst[0] or 0.0, ratio)
     return None
 
 
@@ -201,11 +210,16 @@ def _profile(prop: Property, subject: Subject, case: RopeCase) -> tuple:
 def _same_bug(prop: Property, subject: Subject, failure: PropertyFailed, known: list[_Known]) -> bool:
     """Whether a new failure is a known bug met again: its profile agrees with a known one's
     on every change both could try; where no change could be tried, its cause (without
-    numbers) is the same."""
-    key, profile = _cause_key(failure.full_cause()), _profile(prop, subject, failure.case)
+    numbers) is the same. The cause needs the diagnosis, so it is computed only then."""
+    profile, key = _profile(prop, subject, failure.case), None
     for seen in known:
         pairs = [(a, b) for a, b in zip(profile, seen.profile) if a is not None and b is not None]
-        if (all(a == b for a, b in pairs) if pairs else key == seen.key):
+        if pairs:
+            if all(a == b for a, b in pairs):
+                return True
+            continue
+        key = _cause_key(failure.full_cause()) if key is None else key
+        if key == seen.key:
             return True
     return False
 
@@ -217,24 +231,29 @@ def _cause_key(message: str) -> str:
 
 
 def _narrowed(prop: Property, subject: Subject, failure: PropertyFailed, known: list = ()) -> PropertyFailed:
-    """The failure on the first single token of its case that fails alone (with any cause
-    not in ``known``), else the failure as it was: shrinking cannot cut a row of consecutive
-    positions down to the one that matters, this can."""
+    """The failure on the first single token of its case that fails alone (with a bug not in
+    ``known``) when another token, at a position other than 0, passes alone: shrinking cannot
+    cut a run of consecutive positions down to the one that matters, this can. When every
+    token fails alone the case stays as it was (several tokens tell the diagnosis more)."""
     case = failure.case
     if case.extra or case.config.axes > 1 or case.batch * case.seq <= 1:
         return failure
     tokens = sorted({p for row in case.positions for p in row})
     if len(tokens) > NARROW_TOKENS:
         return failure
+    first, some_pass = None, False
     for position in tokens:
         single = replace(case, batch=1, seq=1, positions=((position,),), lengths=(1,) if case.packed else None)
         try:
             prop.check(subject, single)
+            some_pass = some_pass or position != 0
         except PropertyFailed as narrower:
-            if not (known and _same_bug(prop, subject, narrower, known)):
-                return narrower
+            if first is None and not (known and _same_bug(prop, subject, narrower, known)):
+                first = narrower
         except Exception:  # noqa: BLE001 - narrowing is a refinement; the original failure stands
             return failure
+        if first is not None and some_pass:
+            return first
     return failure
 
 

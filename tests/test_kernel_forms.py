@@ -51,7 +51,7 @@ MUTANTS = [
     ("k_head_count_from_q", "oracle_agreement", "k's head count or head stride is taken from q"),
     ("k_head_count_from_q", "fused_buffer", "writes into v"),
     ("k_token_index_from_q_heads", "oracle_agreement", "k's head count or head stride is taken from q"),
-    ("qk_decode_first_matrix_only", "oracle_agreement", "only the first head is rotated"),
+    ("qk_decode_first_matrix_only", "oracle_agreement", "only the first"),
     ("qk_k_not_rotated", "oracle_agreement", "(k_out): the output matches no rotation at all"),
     ("qk_k_offset_dropped", "oracle_agreement", "(k_out): the output matches"),
     ("qk_inplace_rotates_v", "fused_buffer", "writes into v"),
