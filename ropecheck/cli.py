@@ -127,6 +127,12 @@ def _property_names(chosen: list[str] | None) -> list[str] | None:
     return [n for n in known if n in chosen]
 
 
+def _catalogue() -> list:
+    from ropecheck.properties import PROPERTIES
+
+    return list(PROPERTIES)
+
+
 def _warn(text: str) -> None:
     from ropecheck.table import printable
 
@@ -145,11 +151,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     _outputs(json=args.json, markdown=args.markdown)
     _cuda_requested(args.device)
     names = _property_names(args.property)
+    jobs = engine.usable_cores() if args.jobs is None else _positive_int("-j/--jobs", args.jobs)
     targets = _resolve(args.targets, args.specs)
     partial: dict[str, list] = {spec.name: [] for spec, _ in targets}
 
+    order = names or [p.name for p in _catalogue()]
+
     def on_result(result, row) -> None:
-        partial[result.name].append(row)
+        partial[result.name].append(row)  # in the catalogue's order, whichever process finished first
+        partial[result.name].sort(key=lambda r: (r.device, order.index(r.name) if r.name in order else len(order)))
         print(printable(f"  {result.name} · {row.name} [{row.device}] {row.status}"), file=sys.stderr, flush=True)
         if args.json:  # what finished survives whatever stops the run
             atomic_write_json(args.json, report.json_report(
@@ -160,7 +170,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     try:
         with stop.on_signals():
             results = engine.verify_all(targets, profile=args.profile, device=args.device, timeout=args.timeout,
-                                        names=names, on_result=on_result, stop=stop)
+                                        names=names, on_result=on_result, stop=stop, jobs=jobs, fork=True)
     except engine.LoadError as exc:
         raise UsageError(str(exc)) from None
     finally:
@@ -402,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CPU seconds one property may use (default: 120 for ci, 600 dev, 3600 thorough); "
                              "a busy machine does not count against it")
     verify.add_argument("--specs", default="specs", help="folder searched for registered names (default: ./specs)")
+    verify.add_argument("-j", "--jobs", metavar="N",
+                        help="checking processes at a time, each with one torch thread (default: the usable cores)")
     verify.add_argument("--property", action="append", metavar="NAME",
                         help="run only this property (repeatable; default: every property)")
     verify.set_defaults(run=_cmd_verify)

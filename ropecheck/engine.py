@@ -26,15 +26,17 @@ import shlex
 import signal
 import sys
 import tempfile
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from ropecheck import profiles
 from ropecheck.identify import JSON_KEYS
-from ropecheck.isolation import Interrupted, Limits, Sandbox, Stop, Watch, wait_any
+from ropecheck.isolation import Interrupted, Limits, Sandbox, Stop, Watch, can_fork, wait_any
 from ropecheck.properties import BY_NAME, PROPERTIES, Subject
-from ropecheck.runner import PropertyResult, run_property
+from ropecheck.runner import PropertyResult, not_applicable, run_property
 from ropecheck.spec import Spec
 
 DEFAULT_TIMEOUT = {"ci": 120.0, "dev": 600.0, "thorough": 3600.0}
@@ -129,7 +131,7 @@ class Pool:
     usage error); the loaded processes are kept for the first run of their implementation.
     """
 
-    def __init__(self, stop: Stop | None = None):
+    def __init__(self, stop: Stop | None = None, fork: bool = False):
         self.stop = stop
         self._tmp = tempfile.TemporaryDirectory(prefix="ropecheck-")
         self.dir = Path(self._tmp.name)
@@ -137,6 +139,12 @@ class Pool:
         self._count = 0
         self._loaded: dict[str, Sandbox] = {}
         self._open: list[Sandbox] = []
+        self._lock = threading.Lock()
+        self.fork = fork and can_fork()
+        if self.fork:
+            from ropecheck import worker
+
+            self._target = worker.forked(self.env)
 
     def __enter__(self) -> "Pool":
         return self
@@ -145,9 +153,10 @@ class Pool:
         self.close()
 
     def close(self) -> None:
-        for box in self._open:
+        with self._lock:
+            boxes, self._open = list(self._open), []
+        for box in boxes:
             box.close()
-        self._open.clear()
         self._loaded.clear()
         self._tmp.cleanup()
 
@@ -159,15 +168,21 @@ class Pool:
         return None if self.stop is None else self.stop.wake_fd
 
     def new_sandbox(self) -> Sandbox:
-        self._count += 1
-        box = Sandbox([sys.executable, *WORKER], self.env, self.dir / f"child-{self._count}.log")
-        self._open.append(box)
+        """A fresh checking process: a new interpreter, or (``fork``) a fork of this process
+        with torch and ropecheck already imported, started the same way otherwise."""
+        with self._lock:
+            self._count += 1
+            log = self.dir / f"child-{self._count}.log"
+        box = Sandbox([sys.executable, *WORKER], self.env, log, target=self._target if self.fork else None)
+        with self._lock:
+            self._open.append(box)
         return box
 
     def discard(self, box: Sandbox) -> None:
         box.close()
-        if box in self._open:
-            self._open.remove(box)
+        with self._lock:
+            if box in self._open:
+                self._open.remove(box)
 
     def load(self, spec: Spec, limits: Limits) -> Sandbox:
         """A checking process with ``spec``'s callable imported; LoadError otherwise."""
@@ -197,15 +212,25 @@ class Pool:
                 raise LoadError(f"{where} did not finish: {overrun.describe()}")
             wait_any([box], self.wake_fd(), TICK_S)
 
-    def preload(self, specs: list[Spec], limits: Limits) -> None:
-        """Load every spec (in order) before any property runs; the first failure raises."""
-        for spec in specs:
-            if spec.name not in self._loaded:
-                self._loaded[spec.name] = self.load(spec, limits)
+    def preload(self, specs: list[Spec], limits: Limits, jobs: int = 1) -> None:
+        """Load every spec before any property runs, up to ``jobs`` at a time; the failure
+        of the first spec (in order) that fails raises."""
+        todo = [spec for spec in dict((s.name, s) for s in specs).values() if spec.name not in self._loaded]
+        outcomes = _in_parallel([lambda spec=spec: self.load(spec, limits) for spec in todo], jobs, self.stop)
+        for spec, (box, _) in zip(todo, outcomes):
+            if box is not None:
+                self._loaded[spec.name] = box
+        for box, exc in outcomes:
+            if isinstance(exc, Interrupted):
+                raise exc
+        for box, exc in outcomes:
+            if exc is not None:
+                raise exc
 
     def take(self, spec: Spec, limits: Limits) -> Sandbox:
         """The preloaded process of ``spec`` (once), else a freshly loaded one."""
-        box = self._loaded.pop(spec.name, None)
+        with self._lock:
+            box = self._loaded.pop(spec.name, None)
         return box if box is not None else self.load(spec, limits)
 
     def run_unit(self, spec: Spec, spec_ref: str, profile: str, device: str, names: list[str], limits: Limits,
@@ -354,11 +379,85 @@ def _assemble(results: list[ImplementationResult], plan: list) -> None:
             result.skipped = result.properties[0].message
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (``verify -j``'s default)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _cost(name: str) -> int:
+    """A property's relative cost: the examples it draws (``weight`` times the profile's)."""
+    return BY_NAME[name].weight if name in BY_NAME else 1
+
+
+def split_names(names: list[str], parts: int) -> list[list[str]]:
+    """``names`` in at most ``parts`` groups of about equal cost (heaviest first into the
+    lightest group), each group in the catalogue's order; deterministic."""
+    parts = max(1, min(parts, len(names)))
+    groups: list[list[str]] = [[] for _ in range(parts)]
+    for name in sorted(names, key=lambda n: (-_cost(n), names.index(n))):
+        min(groups, key=lambda g: (sum(map(_cost, g)), groups.index(g))).append(name)
+    return [sorted(g, key=names.index) for g in groups if g]
+
+
+def _tasks(units: list[_Unit], jobs: int) -> list[tuple[_Unit, list[str]]]:
+    """What each checking process runs: one implementation (on one device) per process,
+    as with one job, unless there are fewer implementations than jobs: then the properties
+    of each are split over ``jobs // len(units)`` processes (same split for the same
+    targets and ``jobs``)."""
+    per_unit = max(1, jobs // max(1, len(units)))
+    return [(unit, group) for unit in units
+            for group in split_names([n for n in unit.names if n not in unit.rows], per_unit)]
+
+
+def _in_parallel(calls: list[Callable], jobs: int, stop: Stop | None) -> list[tuple[object, BaseException | None]]:
+    """Run ``calls`` on up to ``jobs`` threads (each drives its own checking process);
+    (value, None) or (None, exception) per call, in order. The calling thread waits in short
+    ticks, so a signal handler (main thread only) can request a stop meanwhile."""
+    if jobs <= 1 or len(calls) <= 1:  # one after another, up to the first failure
+        out: list[tuple[object, BaseException | None]] = []
+        for call in calls:
+            try:
+                out.append((call(), None))
+            except Exception as exc:  # noqa: BLE001 - returned to the caller in order
+                out.append((None, exc))
+                break
+        return out
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ropecheck-job") as pool:
+        futures = [pool.submit(call) for call in calls]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=TICK_S, return_when=FIRST_EXCEPTION)
+            if stop is not None and stop.signum is not None:
+                for future in pending:
+                    future.cancel()
+    out = []
+    for future in futures:
+        if future.cancelled():
+            out.append((None, Interrupted(stop.signum if stop is not None and stop.signum else signal.SIGINT)))
+        elif future.exception() is not None:
+            out.append((None, future.exception()))
+        else:
+            out.append((future.result(), None))
+    return out
+
+
 def verify_all(targets: list[tuple[Spec, str]], profile: str = "ci", device: str | None = None,
                timeout: float | None = None, names: list[str] | None = None,
                on_result: Callable[[ImplementationResult, PropertyResult], None] | None = None,
-               stop: Stop | None = None, pool: Pool | None = None) -> list[ImplementationResult]:
+               stop: Stop | None = None, pool: Pool | None = None, jobs: int = 1,
+               fork: bool = False) -> list[ImplementationResult]:
     """Check every (spec, reference) target; results in target order.
+
+    ``fork``: start checking processes by forking this process (``Pool``), which must
+    then be ropecheck's own command (single-threaded, nothing foreign imported).
+    ``jobs``: checking processes run at the same time (each with one torch thread);
+    implementations run side by side, and when there are fewer of them than jobs, each
+    one's properties are split over several processes (``_tasks``). Rows, their order and
+    reproduce lines do not depend on ``jobs`` (for implementations whose answers do not
+    depend on earlier calls; ``call_history`` judges those that do).
 
     Raises ``LoadError`` (before any property runs) when a callable cannot be imported.
     When ``stop`` is requested, returns what finished with the rest marked not run and
@@ -370,20 +469,35 @@ def verify_all(targets: list[tuple[Spec, str]], profile: str = "ci", device: str
     units = [item for _, item in plan if isinstance(item, _Unit)]
     notify = on_result or (lambda result, row: None)
     owned = pool is None
-    pool = Pool(stop) if pool is None else pool
-    try:
-        pool.preload([u.spec for u in units], limits)
-        for unit in units:
-            rechecks = [0]
+    pool = Pool(stop, fork=fork) if pool is None else pool
+    lock = threading.Lock()
+    rechecks = {id(unit): 0 for unit in units}
 
-            def arrived(row: PropertyResult, unit: _Unit = unit, rechecks: list = rechecks) -> None:
-                if row.status == "failed" and row.reproduce and rechecks[0] < RECHECKS:
-                    rechecks[0] += 1
-                    _label_history(row, pool.recheck(unit.spec, row, limits))
+    def runner(unit: _Unit, group: list[str]) -> Callable[[], None]:
+        def arrived(row: PropertyResult) -> None:
+            with lock:
+                again = row.status == "failed" and bool(row.reproduce) and rechecks[id(unit)] < RECHECKS
+                rechecks[id(unit)] += again
+            if again:
+                _label_history(row, pool.recheck(unit.spec, row, limits))
+            with lock:
                 unit.rows[row.name] = row
                 notify(unit.result, row)
 
-            pool.run_unit(unit.spec, unit.ref, profile, unit.device, unit.names, limits, arrived)
+        return lambda: pool.run_unit(unit.spec, unit.ref, profile, unit.device, group, limits, arrived)
+
+    try:
+        pool.preload([u.spec for u in units], limits, jobs)
+        for unit in units:  # rows the spec alone decides: the same however the rest is run
+            for name in unit.names:
+                row = not_applicable(BY_NAME[name], unit.spec, unit.device) if name in BY_NAME else None
+                if row is not None:
+                    unit.rows[name] = row
+                    notify(unit.result, row)
+        outcomes = _in_parallel([runner(unit, group) for unit, group in _tasks(units, jobs)], jobs, stop)
+        for _, exc in outcomes:
+            if exc is not None:
+                raise exc
     except Interrupted as stopped:
         _mark_interrupted(units, stopped.signum)
     finally:

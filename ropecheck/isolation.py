@@ -30,6 +30,7 @@ A *sandbox* is one child command started under a small *keeper* process::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -38,10 +39,12 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import psutil
 
@@ -80,8 +83,11 @@ def in_child():
         LIBC.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = SIGKILL: the child dies with its keeper
     if os.getppid() != keeper:
         os._exit(137)
-child = subprocess.Popen(sys.argv[1:], pass_fds=fds, stdin=subprocess.DEVNULL, stdout=2, process_group=0,
-                         preexec_fn=in_child)
+if "START" in globals():  # forked from ropecheck (Sandbox(target=...)): START forks the child itself
+    child = START(in_child)
+else:
+    child = subprocess.Popen(sys.argv[1:], pass_fds=fds, stdin=subprocess.DEVNULL, stdout=2, process_group=0,
+                             preexec_fn=in_child)
 for f in fds:
     os.close(f)
 def children():
@@ -293,6 +299,177 @@ def _become_subreaper() -> None:
         pass
 
 
+# ---------------------------------------------------------------- starting a sandbox by fork
+
+FORK_LOCK = threading.Lock()
+"""Held around every fork and around anything ropecheck's threads do that takes a lock a
+forked child could need (printing): a child must not start with such a lock held."""
+
+
+def can_fork() -> bool:
+    """Whether sandboxes may be started by forking this process (Linux only: elsewhere
+    forking a process that has loaded torch is not safe)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def _fresh_stdio() -> None:
+    """New Python file objects on descriptors 0-2 (the inherited ones may hold locks taken
+    by a thread that does not exist in this process)."""
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _run_target(target: Callable[[], int]) -> int:
+    """The sandboxed child's body after fork: like ``python -P -m ...`` returning from main."""
+    code = 1
+    try:
+        code = target()
+        code = 0 if code is None else int(code)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        code = 128 + signal.SIGINT
+    except BaseException:  # noqa: BLE001 - what an interpreter does with an uncaught exception
+        traceback.print_exc()
+        code = 1
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    return code & 0xFF
+
+
+class _ForkedChild:
+    """The keeper's handle on a child it forked (what it needs of ``subprocess.Popen``)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.returncode = pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = 255
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def _keeper_start(target: Callable[[], int]) -> Callable:
+    """KEEPER's ``START``: fork the child (its own process group) and run ``target`` there."""
+
+    def start(in_child: Callable[[], None]) -> _ForkedChild:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                in_child()
+                signal.signal(signal.SIGINT, signal.default_int_handler)  # as a new interpreter starts
+                signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+                if hasattr(signal, "SIGXFSZ"):
+                    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                os.setpgid(0, 0)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.close(null)
+                os.dup2(2, 1)
+                _fresh_stdio()
+                if os.environ.get("PYTHONFAULTHANDLER"):
+                    import faulthandler
+
+                    faulthandler.enable(sys.stderr)
+                code = _run_target(target)
+            finally:
+                os._exit(code)
+        try:
+            os.setpgid(pid, pid)  # also here: the keeper may kill the group before the child sets it
+        except OSError:
+            pass
+        return _ForkedChild(pid)
+
+    return start
+
+
+class _ForkedKeeper:
+    """A keeper forked from this process (what ``Sandbox`` uses of ``subprocess.Popen``).
+
+    The keeper runs ``KEEPER`` unchanged, except that it forks its child instead of
+    starting a new interpreter: the child begins with every module this process had
+    loaded (torch, Hypothesis, ropecheck), which saves a second import of torch per
+    checking process. Everything else (session, lifeline, subreaper, PDEATHSIG, the
+    status line) is the keeper's usual work.
+    """
+
+    def __init__(self, target: Callable[[], int], env: dict[str, str], log_fd: int, pass_fds: tuple[int, ...]):
+        lifeline_r, lifeline_w = os.pipe()
+        status_r, status_w = os.pipe()
+        with FORK_LOCK:
+            pid = os.fork()
+            if pid == 0:  # the keeper
+                try:
+                    os.setsid()
+                    os.dup2(lifeline_r, 0)
+                    os.dup2(status_w, 1)
+                    os.dup2(log_fd, 2)
+                    _close_fds_except({0, 1, 2, *pass_fds})
+                    atexit._clear()
+                    _fresh_stdio()
+                    os.environ.clear()
+                    os.environ.update(env)
+                    exec(compile(KEEPER, "<ropecheck keeper>", "exec"), {"__name__": "__keeper__", "START": _keeper_start(target)})
+                finally:
+                    os._exit(0)
+        os.close(lifeline_r)
+        os.close(status_w)
+        self.pid, self.returncode = pid, None
+        self.stdin = os.fdopen(lifeline_w, "wb")
+        self.stdout = os.fdopen(status_r, "rb")
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = 255
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"keeper {self.pid}", timeout)
+            time.sleep(0.005)
+        return self.returncode
+
+
 class Sandbox:
     """One child command under a keeper, with an optional framed channel both ways.
 
@@ -302,7 +479,8 @@ class Sandbox:
     stdout and stderr go to ``log``.
     """
 
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path, channel: bool = True):
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path, channel: bool = True,
+                 target: Callable[[], int] | None = None):
         self.log = log
         self.token = secrets.token_hex(8)
         self._buffer = b""
@@ -321,9 +499,12 @@ class Sandbox:
             os.set_blocking(events_r, False)
         env["ROPECHECK_PASS_FDS"] = ",".join(map(str, pass_fds))
         with open(log, "ab") as log_handle:
-            self.keeper = subprocess.Popen([sys.executable, "-I", "-c", KEEPER, *argv], stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, stderr=log_handle, pass_fds=pass_fds, env=env,
-                                           start_new_session=True)
+            if target is not None:
+                self.keeper = _ForkedKeeper(target, env, log_handle.fileno(), pass_fds)
+            else:
+                self.keeper = subprocess.Popen([sys.executable, "-I", "-c", KEEPER, *argv], stdin=subprocess.PIPE,
+                                               stdout=subprocess.PIPE, stderr=log_handle, pass_fds=pass_fds,
+                                               env=env, start_new_session=True)
         _TRACKED.add(self.keeper.pid)
         for fd in pass_fds:
             os.close(fd)

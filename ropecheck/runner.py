@@ -76,13 +76,20 @@ def preflight(subject: Subject) -> str:
     return ""
 
 
+def not_applicable(prop: Property, spec, device: str) -> PropertyResult | None:
+    """The skipped row of a property the spec's claims rule out (decided from the spec
+    alone, before anything runs), else None."""
+    reason = prop.applies(spec)
+    return PropertyResult(prop.name, "skipped", f"not applicable: {reason}", device=device) if reason else None
+
+
 def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref: str,
                  not_judged: str = "") -> PropertyResult:
     """Search for a counterexample to ``prop``; never raises."""
     device = subject.device
-    reason = prop.applies(subject.spec)
-    if reason:
-        return PropertyResult(prop.name, "skipped", f"not applicable: {reason}", device=device)
+    skipped = not_applicable(prop, subject.spec, device)
+    if skipped is not None:
+        return skipped
     if not_judged:
         return PropertyResult(prop.name, "error", not_judged, device=device)
     worst: list[float | None] = [None]

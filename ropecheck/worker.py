@@ -108,6 +108,65 @@ def _identify(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
             "notes": list(result.notes), "message": result.message}
 
 
+def _sys_path(env: dict[str, str]) -> list[str]:
+    """sys.path as ``python -P`` would start it with ``env``: PYTHONPATH first, then this
+    interpreter's own entries, without the script's folder or the working directory."""
+    own = sys.path[0 if sys.flags.safe_path else 1:]
+    cwd = os.getcwd()
+    first = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    path: list[str] = []
+    for entry in first + own:
+        if entry and entry not in path and os.path.abspath(entry) != cwd:
+            path.append(entry)
+    return path
+
+
+def _installed_roots() -> tuple[str, ...]:
+    """Folders whose modules a fresh checking process may share with ropecheck's: the
+    standard library, site-packages and ropecheck itself."""
+    import sysconfig
+
+    roots = {os.path.dirname(os.path.abspath(__file__))}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            roots.add(os.path.abspath(sysconfig.get_path(key)))
+        except (KeyError, TypeError):
+            pass
+    return tuple(sorted(root.rstrip(os.sep) + os.sep for root in roots))
+
+
+def _forget_foreign_modules(roots: tuple[str, ...]) -> None:
+    """Drop modules loaded from anywhere else (a test suite's own modules, code under test
+    imported by a host process): the implementation must be imported afresh here, as in a
+    new interpreter, not inherited with the state the host left in it."""
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None)
+        if where and not os.path.abspath(where).startswith(roots):
+            del sys.modules[name]
+
+
+def forked(env: dict[str, str]) -> Callable[[], int]:
+    """The body of a checking process forked from ropecheck (``engine.Pool(fork=True)``),
+    prepared in ropecheck's process: torch and the checking code are imported there once,
+    torch is held to one thread before any fork (OpenMP's pool does not survive a fork),
+    and each fork starts with a clean sys.path and no modules from outside the installation."""
+    import torch
+
+    import ropecheck.profiles  # noqa: F401 - imported once, before any fork
+    import ropecheck.runner  # noqa: F401
+
+    torch.set_num_threads(1)
+    path, roots = _sys_path(env), _installed_roots()
+
+    def target() -> int:
+        sys.path[:] = path
+        sys.argv = [os.path.abspath(__file__)]
+        _forget_foreign_modules(roots)
+        return main()
+
+    return target
+
+
 def main() -> int:
     channel = Channel()
     commands = os.fdopen(int(os.environ.pop("ROPECHECK_COMMANDS")), "rb")
