@@ -1,7 +1,8 @@
 """How long `ropecheck verify` takes with the ci profile (benchmarks, not timed tests: they
 record figures for the README and assert only the verdicts). Run with ``tox -e bench-verify``.
 
-- one built-in implementation, the whole command (``verify half-split``);
+- one built-in implementation, the whole command (``verify half-split``), and the five
+  built-ins in one command (target: at most 2.5x the first on 2 cores);
 - a packed q/k kernel against an x-form one with the same examples: HF-style code in the
   packed q/k form (``forms.qk_packed``) and the built-in half-split, the same properties
   and profile, both in process.
@@ -25,13 +26,23 @@ SHARED = ["oracle_agreement", "relative_position", "norm_preservation", "identit
           "nan_locality", "determinism"]
 
 
-def _verify_once() -> int:
-    return subprocess.run([sys.executable, "-m", "ropecheck.cli", "verify", "specs/half-split.toml", "--device", "cpu"],
+BUILTINS = ["dense-matrix", "sparse-elementwise", "complex-polar", "interleaved", "half-split"]
+
+
+def _verify(*targets: str) -> int:
+    """The whole command, as a user runs it (default -j: the usable cores)."""
+    return subprocess.run([sys.executable, "-m", "ropecheck", "verify", *targets, "--device", "cpu"],
                           cwd=ROOT, capture_output=True).returncode
 
 
 def test_verify_one_implementation_ci_profile(benchmark):
-    code = benchmark.pedantic(_verify_once, rounds=3, iterations=1)
+    code = benchmark.pedantic(_verify, args=("half-split",), rounds=3, iterations=1)
+    assert code == 0
+
+
+def test_verify_the_five_builtins_in_one_command(benchmark):
+    """Target (issue 13): at most 2.5x the one-implementation figure above on 2 cores."""
+    code = benchmark.pedantic(_verify, args=tuple(BUILTINS), rounds=3, iterations=1)
     assert code == 0
 
 
