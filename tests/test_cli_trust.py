@@ -125,7 +125,8 @@ def test_a_built_in_name_means_the_built_in_even_beside_a_specs_folder_that_clai
     (tmp_path / "specs" / "evil.toml").write_text(
         'name = "half-split"\ncallable = "evil:rope"\npairing = "half_split"\nbase = "any"\n'
         'dtypes = ["float32"]\ndevices = ["cpu"]\n')
-    proc = ropecheck("verify", "half-split", "--device", "cpu", cwd=tmp_path)
+    # evil's rope returns x unrotated: were it run, oracle_agreement would fail
+    proc = ropecheck("verify", "half-split", "--device", "cpu", "--property", "oracle_agreement", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "also calls itself 'half-split'; the built-in 'half-split' is used" in proc.stderr
     assert not (tmp_path / "EVIL_RAN").exists() and not (tmp_path / "specs" / "EVIL_RAN").exists()
