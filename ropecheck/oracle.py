@@ -20,6 +20,9 @@ to 2**53, which ``tests/test_oracle.py`` checks against mpmath at positions up t
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -122,6 +125,61 @@ def cos_sin(positions: torch.Tensor, config: RopeConfig, attention_factor: float
     return c, s
 
 
+@dataclass(frozen=True)
+class CallTables:
+    """What one call's positions give every pair, computed once: float64 CPU tensors of
+    shape (batch, seq, rotary_dim // 2), shared through a cache: read them, never write.
+
+    cos, sin: ``af * cos(angle)``, ``af * sin(angle)`` (``cos_sin``); magnitude: the
+    unreduced ``|m| * inv_freq`` (``unreduced_angles``); length: ``call_length(positions)``.
+    """
+
+    cos: torch.Tensor
+    sin: torch.Tensor
+    magnitude: torch.Tensor
+    length: int
+
+
+# Recent calls' tables, keyed on exactly what determines them: the frequencies' inputs
+# (base, rotary_dim, scaling), the attention factor and the positions' values. A property
+# judges several outputs (q and k, forward and gradient) at the same positions; only
+# small tables are kept (the work they save is per call, not per element).
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES = 32
+CACHE_MAX_ELEMENTS = 1 << 15  # (batch * seq * rotary_dim / 2) above this: not kept
+
+
+def call_tables(positions: torch.Tensor, config: RopeConfig, attention_factor: float | None = None) -> CallTables:
+    """``CallTables`` of a call (cached for small calls; equal to computing them afresh).
+
+    Args:
+        positions: (batch, seq) int64, or (batch, seq, axes) for a multi-axis config;
+            |m| < 2**53.
+        attention_factor: af; ``config.attention_factor`` unless given.
+    """
+    af = config.attention_factor if attention_factor is None else attention_factor
+    p = positions.detach().to("cpu", torch.int64)
+    key = None
+    if p.numel() * (config.rotary_dim // 2) <= CACHE_MAX_ELEMENTS:
+        key = (config.base, config.rotary_dim, scaling._key(config.scaling), float(af), tuple(p.shape),
+               p.contiguous().numpy().tobytes())
+        with _CACHE_LOCK:
+            hit = _CACHE.get(key)
+            if hit is not None:
+                _CACHE.move_to_end(key)
+                return hit
+    theta, magnitude = call_angles(p, config)
+    cos, sin = cos_sin(p, config, af, theta=theta)
+    tables = CallTables(cos, sin, magnitude, call_length(p))
+    if key is not None:
+        with _CACHE_LOCK:
+            _CACHE[key] = tables
+            while len(_CACHE) > CACHE_ENTRIES:
+                _CACHE.popitem(last=False)
+    return tables
+
+
 def unreduced_angles(positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """``|m| * inv_freq`` before reduction (what a float32 implementation must represent).
 
@@ -130,8 +188,26 @@ def unreduced_angles(positions: torch.Tensor, config: RopeConfig) -> torch.Tenso
     Returns:
         float64 CPU tensor of shape (batch, seq, rotary_dim // 2).
     """
-    m = torch.from_numpy(positions_per_pair(positions, config))
-    return m.abs() * inv_freq(config, call_length(positions))
+    return call_angles(positions, config, reduced=False)[1]
+
+
+def call_angles(positions: torch.Tensor, config: RopeConfig,
+                reduced: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """``angles`` and ``unreduced_angles`` of one call from one look-up of its frequencies.
+
+    Args:
+        positions: (batch, seq) int64, or (batch, seq, axes) for a multi-axis config.
+        reduced: whether to compute the reduced angles (which need |m| < 2**53).
+    Returns:
+        ``(theta, magnitude)``, float64 CPU tensors of shape (batch, seq, rotary_dim // 2),
+        equal to ``angles(positions, config)`` (None unless ``reduced``) and
+        ``unreduced_angles(positions, config)``.
+    """
+    hi, lo = _turns(config, call_length(positions))
+    m = positions_per_pair(positions, config)
+    theta = torch.from_numpy(_reduced(m, hi, lo)) if reduced else None
+    magnitude = torch.from_numpy(m).abs() * torch.from_numpy((hi + lo) * (2 * math.pi))
+    return theta, magnitude
 
 
 def pair_indices(config: RopeConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -271,8 +347,8 @@ def rope(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig,
         float64 CPU tensor of shape (batch, seq, heads, head_dim).
     """
     _check_shapes(x, positions, config)
-    cos, sin = cos_sin(positions, config, attention_factor)
-    return _rotated(x, cos, sin, config)
+    tables = call_tables(positions, config, attention_factor)
+    return _rotated(x, tables.cos, tables.sin, config)
 
 
 def rope_with_angles(x: torch.Tensor, theta: torch.Tensor, config: RopeConfig) -> torch.Tensor:
