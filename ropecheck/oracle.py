@@ -284,8 +284,14 @@ def _rotate_into(out: torch.Tensor, x: torch.Tensor, cos: torch.Tensor, sin: tor
     ``a * cos - b * sin`` and ``a * sin + b * cos``, each product and sum rounded once."""
     a, b = pair_views(x, config)
     out_a, out_b = pair_views(out, config)
-    torch.sub(a * cos, b * sin, out=out_a)
-    torch.add(a * sin, b * cos, out=out_b)
+    if x.dtype == out.dtype == cos.dtype == sin.dtype == torch.float64 and cos.dim() <= a.dim():
+        torch.mul(a, cos, out=out_a)  # the first product goes straight into place
+        out_a.sub_(b * sin)
+        torch.mul(a, sin, out=out_b)
+        out_b.add_(b * cos)
+    else:  # mixed dtypes: round once, from the float64 result, like an index_put would
+        torch.sub(a * cos, b * sin, out=out_a)
+        torch.add(a * sin, b * cos, out=out_b)
     if config.rotary_dim < x.shape[-1]:
         pass_through(out, config).copy_(pass_through(x, config))
 

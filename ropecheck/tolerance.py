@@ -155,14 +155,21 @@ def allowance(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig, dtyp
     return Allowance(pair=_pair_budget(x64, slack, config, rel, floor), rest=_rest_budget(x64, config, rel, floor))
 
 
-def _pair_budget(x64: torch.Tensor, slack: torch.Tensor, config: RopeConfig, rel: float, floor: float) -> torch.Tensor:
+def _pair_budget(x64: torch.Tensor, slack: torch.Tensor | float, config: RopeConfig, rel: float, floor: float,
+                 in_place: bool = False) -> torch.Tensor:
     """``af * ||x[p]|| * (rel + slack) + floor`` per pair: x64 (..., head_dim) float64,
-    slack broadcastable to (..., rotary_dim // 2); returns (..., rotary_dim // 2)."""
+    slack broadcastable to (..., rotary_dim // 2); returns (..., rotary_dim // 2).
+    ``in_place``: slack does not broadcast the result to a larger shape, so the products
+    and the sum may go into the norms' buffer (the same roundings in the same order)."""
     budget = pair_norms(x64, config)
     af = config.attention_factor
-    if af != 1.0:  # 1.0 * v == v: skipped only because it changes nothing
-        budget = af * budget
-    return budget * (rel + slack) + floor
+    if not in_place:
+        if af != 1.0:  # 1.0 * v == v: skipped only because it changes nothing
+            budget = af * budget
+        return budget * (rel + slack) + floor
+    if af != 1.0:
+        budget.mul_(af)
+    return budget.mul_(rel + slack).add_(floor)
 
 
 def _rest_budget(x64: torch.Tensor, config: RopeConfig, rel: float, floor: float) -> torch.Tensor:
@@ -227,37 +234,54 @@ def compare(
         cos, sin, slack = tables.cos, tables.sin, _slack(tables.magnitude, config, tables.length)
     else:  # no reduced angles: a gradient may be judged at positions the oracle does not reach
         slack = _slack(oracle.unreduced_angles(positions, config), config, oracle.call_length(positions))
-    half = config.rotary_dim // 2
-    dims = oracle.pair_indices(config)[0].tolist() + list(range(config.rotary_dim, x.shape[-1]))
-    blocks = [(slice(None), slice(None))]
+    dims = _Dims(config, x.shape[-1])
     tokens = tuple(x.shape[:2])
-    if (x.dim() == 4 and tuple(y.shape) == tuple(x.shape) and tuple(slack.shape[:2]) == tokens
-            and (expected is None or tuple(expected.shape) == tuple(x.shape))):
-        blocks = oracle.token_chunks(x.shape)  # else one block, broadcasting as the whole tensors would
+    blocks = [(slice(None), slice(None))]  # one block, broadcasting as whole tensors would ...
+    fused = (x.dim() == 4 and tuple(y.shape) == tuple(x.shape) and tuple(slack.shape[:2]) == tokens
+             and (expected is None or tuple(expected.shape) == tuple(x.shape)))
+    if fused:  # ... unless every shape is as documented
+        blocks = oracle.token_chunks(x.shape)
     best = None
     for bs, ss in blocks:
         x64 = x[bs, ss].detach().to("cpu", torch.float64)
-        y64 = y[bs, ss].detach().to("cpu", torch.float64)
+        yb = y[bs, ss].detach()
         if expected is None:
             ref = oracle.rotate_pairs(x64, cos[bs, ss, None], sin[bs, ss, None], config)
-            diff = torch.sub(y64, ref, out=ref) if y64.shape == ref.shape else y64 - ref
+            if fused and yb.is_floating_point() and not yb.is_complex():
+                # y - ref into ref's buffer; y's float values promote exactly to float64
+                diff = torch.sub(yb.to("cpu"), ref, out=ref)
+            else:
+                diff = yb.to("cpu", torch.float64) - ref
         else:
-            diff = y64 - expected[bs, ss]
-        del y64
+            diff = yb.to("cpu", torch.float64) - expected[bs, ss]
+        del yb
         err = pair_norms(diff, config)
-        allowed = _pair_budget(x64, slack[bs, ss, None], config, rel, floor)
+        allowed = _pair_budget(x64, slack[bs, ss, None], config, rel, floor, in_place=fused)
         if config.rotary_dim < x.shape[-1]:
             err = torch.cat([err, oracle.pass_through(diff, config).abs()], dim=-1)
             allowed = torch.cat([allowed, _rest_budget(x64, config, rel, floor)], dim=-1)
         del x64, diff
         result = worst(err, allowed, dims)
-        if best is None or result.worst_ratio > best.worst_ratio:
+        del err, allowed
+        if best is None or result.worst_ratio > best.worst_ratio:  # ties: the earlier block's
             b, s, h, d = result.where
             best = Comparison(result.worst_ratio, result.worst_error, result.worst_allowed,
                               (b + (bs.start or 0), s + (ss.start or 0), h, d))
     if best is None or x.numel() == 0:
         return Comparison(0.0, 0.0, 0.0, (0, 0, 0, 0))
     return best
+
+
+class _Dims:
+    """Column k of a comparison -> its head_dim index: the first dim of pair k
+    (``pair_indices(config)[0][k]``), then the pass-through dims ``rotary_dim ..``."""
+
+    def __init__(self, config: RopeConfig, head_dim: int):
+        self.half, self.rotary_dim = config.rotary_dim // 2, config.rotary_dim
+        self.step = 2 if config.pairing == "interleaved" else 1
+
+    def __getitem__(self, k: int) -> int:
+        return self.step * k if k < self.half else self.rotary_dim + k - self.half
 
 
 def worst(err: torch.Tensor, allowed: torch.Tensor, dims) -> Comparison:
@@ -270,7 +294,7 @@ def worst(err: torch.Tensor, allowed: torch.Tensor, dims) -> Comparison:
     ratio = err / allowed
     if ratio.numel() == 0:
         return Comparison(0.0, 0.0, 0.0, (0, 0, 0, 0))
-    ratio.masked_fill_(torch.isnan(ratio), math.inf)
+    torch.nan_to_num_(ratio, nan=math.inf, posinf=math.inf, neginf=-math.inf)  # only NaN -> inf
     flat = int(torch.argmax(ratio))
     where, rest = [], flat
     for n in reversed(ratio.shape):
