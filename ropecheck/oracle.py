@@ -284,7 +284,11 @@ def _rotate_into(out: torch.Tensor, x: torch.Tensor, cos: torch.Tensor, sin: tor
     ``a * cos - b * sin`` and ``a * sin + b * cos``, each product and sum rounded once."""
     a, b = pair_views(x, config)
     out_a, out_b = pair_views(out, config)
-    if x.dtype == out.dtype == cos.dtype == sin.dtype == torch.float64 and cos.dim() <= a.dim():
+    shape = torch.broadcast_shapes(a.shape, cos.shape, sin.shape)
+    if shape != a.shape:  # what an index_put of the rotated pairs would refuse
+        raise RuntimeError(f"shape mismatch: rotated pairs of shape {tuple(shape)} cannot be written into "
+                           f"pairs of shape {tuple(a.shape)}")
+    if x.dtype == out.dtype == cos.dtype == sin.dtype == torch.float64:
         torch.mul(a, cos, out=out_a)  # the first product goes straight into place
         out_a.sub_(b * sin)
         torch.mul(a, sin, out=out_b)
@@ -314,8 +318,8 @@ def token_chunks(shape: tuple[int, ...] | torch.Size,
     """
     limit = CHUNK_ELEMENTS if chunk_elements is None else chunk_elements
     batch, seq = int(shape[0]), int(shape[1])
-    per_token = max(1, math.prod(int(n) for n in shape[2:]))
-    if batch * seq * per_token <= limit or batch * seq == 0:
+    per_token = math.prod(int(n) for n in shape[2:])
+    if batch * seq * per_token <= limit:  # (an empty tensor too)
         return [(slice(None), slice(None))]
     if seq * per_token <= limit:
         rows = max(1, limit // (seq * per_token))

@@ -234,7 +234,7 @@ def compare(
         cos, sin, slack = tables.cos, tables.sin, _slack(tables.magnitude, config, tables.length)
     else:  # no reduced angles: a gradient may be judged at positions the oracle does not reach
         slack = _slack(oracle.unreduced_angles(positions, config), config, oracle.call_length(positions))
-    dims = _Dims(config, x.shape[-1])
+    dims = _Dims(config)
     tokens = tuple(x.shape[:2])
     blocks = [(slice(None), slice(None))]  # one block, broadcasting as whole tensors would ...
     fused = (x.dim() == 4 and tuple(y.shape) == tuple(x.shape) and tuple(slack.shape[:2]) == tokens
@@ -263,12 +263,12 @@ def compare(
         del x64, diff
         result = worst(err, allowed, dims)
         del err, allowed
+        if len(blocks) == 1:
+            return result
         if best is None or result.worst_ratio > best.worst_ratio:  # ties: the earlier block's
             b, s, h, d = result.where
             best = Comparison(result.worst_ratio, result.worst_error, result.worst_allowed,
                               (b + (bs.start or 0), s + (ss.start or 0), h, d))
-    if best is None or x.numel() == 0:
-        return Comparison(0.0, 0.0, 0.0, (0, 0, 0, 0))
     return best
 
 
@@ -276,7 +276,7 @@ class _Dims:
     """Column k of a comparison -> its head_dim index: the first dim of pair k
     (``pair_indices(config)[0][k]``), then the pass-through dims ``rotary_dim ..``."""
 
-    def __init__(self, config: RopeConfig, head_dim: int):
+    def __init__(self, config: RopeConfig):
         self.half, self.rotary_dim = config.rotary_dim // 2, config.rotary_dim
         self.step = 2 if config.pairing == "interleaved" else 1
 

@@ -175,3 +175,20 @@ def test_call_tables_cache_returns_what_a_cold_computation_gives():
     theta = oracle.angles(positions, config)
     assert torch.equal(cold.cos, torch.cos(theta)) and torch.equal(cold.sin, torch.sin(theta))
     assert oracle.call_tables(positions, config, attention_factor=0.5) is not cold, "af is part of the key"
+
+
+def test_a_rotation_that_does_not_fit_raises_as_the_index_put_did():
+    """diagnose relies on it: a hypothesis whose angles do not fit x's pairs (multi-axis
+    angles (batch, seq, axes, R/2)) raises RuntimeError and is skipped, rather than
+    yielding a tensor that was never written."""
+    config = RopeConfig(rotary_dim=8)
+    x = torch.randn(2, 2, 3, 8, dtype=torch.float64)
+    theta = torch.randn(2, 2, 3, 4, dtype=torch.float64)
+    for plain in (True, False):
+        with pytest.raises(RuntimeError, match="shape mismatch"):
+            if plain:
+                reference.rope_with_angles(x, theta, config)
+            else:
+                oracle.rope_with_angles(x, theta, config)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        oracle.rotate_pairs(x, theta.cos()[:, :, None], theta.sin()[:, :, None], config)
