@@ -15,6 +15,15 @@ instead
 
 The reduced angle then has an absolute error of a few 1e-16 rad for every position up
 to 2**53, which ``tests/test_oracle.py`` checks against mpmath at positions up to 2**40.
+
+How the work is laid out (issue 13). The per-token tables (angles, cos, sin, the unreduced
+angles; shape (batch, seq, rotary_dim // 2)) are computed once per call (``call_tables``,
+cached for small calls on exactly what determines them). The per-element float64 work
+reads pairs through views (``pair_views``: slices, no index gathers, no index_put) and
+goes a block of tokens at a time (``token_chunks``), so a call's float64 temporaries stay
+bounded; only the float64 result is full size. The operations and their order are those
+of the plain gather-based rotation, so results are bit-identical to it
+(``tests/oracle_reference.py``).
 """
 
 from __future__ import annotations
