@@ -89,9 +89,8 @@ def angles(positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
 
 def _cos_sin64(positions: torch.Tensor, config: RopeConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """float64 ``attention_factor * cos``, ``attention_factor * sin``, ``(*P, R/2)`` each."""
-    theta = angles(positions, config)
-    af = config.attention_factor
-    return af * torch.cos(theta), af * torch.sin(theta)
+    _check_positions(positions, config)
+    return oracle.cos_sin(positions, config)  # one angle table, cos and sin of it
 
 
 def _out(t: torch.Tensor, dtype: torch.dtype, device) -> torch.Tensor:

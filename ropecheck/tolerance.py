@@ -31,6 +31,7 @@ Errors are reported as ``ratio = err / allowed``; a pair fails when ratio > 1.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -66,18 +67,38 @@ def angle_slack(positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
         float64 (batch, seq, 1, rotary_dim // 2).
     """
     magnitude = oracle.unreduced_angles(positions, config)
-    length = oracle.call_length(positions)
+    return _slack(magnitude, config, oracle.call_length(positions))[:, :, None, :]
+
+
+def _slack(magnitude: torch.Tensor, config: RopeConfig, length: int) -> torch.Tensor:
+    """``angle_slack`` from the unreduced angles (batch, seq, rotary_dim // 2); same shape out."""
+    rel = ANGLE_REL * _angle_ulps(config, length)
+    return EPS_F32 * (rel * magnitude + ANGLE_ABS)
+
+
+def _angle_ulps(config: RopeConfig, length: int) -> torch.Tensor:
+    """Per pair, the float32 ulps (relative to the angle) of an honest angle: ``e_p ln(base)
+    + 2.5``, plus ``scaling.freq_slack_ulps`` when scaled. float64 (rotary_dim // 2,), cached
+    on what determines it (base, rotary_dim, the scaling, and the call length where the
+    scaling depends on it); read only."""
     sc = config.scaling
     if not sc:
-        exponent = torch.arange(0, config.rotary_dim, 2, dtype=torch.float64) / config.rotary_dim
-        rel = ANGLE_REL * (exponent * math.log(config.base) + 2.5)
-    else:
-        exponent = torch.tensor([float(e) for e in scaling.exponents(sc, config.rotary_dim)], dtype=torch.float64)
-        log_base = float(mpmath.log(scaling.effective_base(
-            config.rope_type, sc, config.base, config.rotary_dim, scaling.effective_length(config.rope_type, sc, length))))
-        extra = torch.from_numpy(scaling.freq_slack_ulps(config.base, config.rotary_dim, sc, length))
-        rel = ANGLE_REL * (exponent * log_base + 2.5 + extra)
-    return (EPS_F32 * (rel * magnitude + ANGLE_ABS))[:, :, None, :]
+        return _angle_ulps_cached(config.base, config.rotary_dim, (), 0)
+    length_key = scaling.effective_length(config.rope_type, sc, length)
+    return _angle_ulps_cached(config.base, config.rotary_dim, scaling._key(sc), length_key)
+
+
+@functools.lru_cache(maxsize=512)
+def _angle_ulps_cached(base: float, rotary_dim: int, scaling_key: tuple, length_key) -> torch.Tensor:
+    if not scaling_key:
+        exponent = torch.arange(0, rotary_dim, 2, dtype=torch.float64) / rotary_dim
+        return exponent * math.log(base) + 2.5
+    sc = dict(scaling_key)
+    rope_type = sc.get("rope_type", "default")
+    exponent = torch.tensor([float(e) for e in scaling.exponents(sc, rotary_dim)], dtype=torch.float64)
+    log_base = float(mpmath.log(scaling.effective_base(rope_type, sc, base, rotary_dim, length_key)))
+    extra = torch.from_numpy(scaling._slack_cached(base, rotary_dim, scaling_key, length_key))
+    return exponent * log_base + 2.5 + extra
 
 
 @dataclass(frozen=True)
@@ -123,25 +144,66 @@ class Allowance:
 
 
 def allowance(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig, dtype: torch.dtype) -> Allowance:
-    """The model's budgets for ``rope(x, positions, config)`` computed in ``dtype``."""
+    """The model's budgets for ``rope(x, positions, config)`` computed in ``dtype``.
+
+    x: (batch, seq, heads, head_dim); positions: (batch, seq) int64 ((batch, seq, axes)
+    multi-axis). Returns float64 budgets of the shapes ``Allowance`` states.
+    """
     x64 = x.detach().to("cpu", torch.float64)
     rel, floor = output_term(dtype)
-    first, second = oracle.pair_indices(config)
-    pair_norm = torch.hypot(x64[..., first], x64[..., second])
-    pair = config.attention_factor * pair_norm * (rel + angle_slack(positions, config)) + floor
-    rest = x64[..., config.rotary_dim:].abs() * rel + floor
-    return Allowance(pair=pair, rest=rest)
+    slack = angle_slack(positions, config)
+    return Allowance(pair=_pair_budget(x64, slack, config, rel, floor), rest=_rest_budget(x64, config, rel, floor))
+
+
+def _pair_budget(x64: torch.Tensor, slack: torch.Tensor | float, config: RopeConfig, rel: float, floor: float,
+                 in_place: bool = False) -> torch.Tensor:
+    """``af * ||x[p]|| * (rel + slack) + floor`` per pair: x64 (..., head_dim) float64,
+    slack broadcastable to (..., rotary_dim // 2); returns (..., rotary_dim // 2).
+    ``in_place``: slack does not broadcast the result to a larger shape, so the products
+    and the sum may go into the norms' buffer (the same roundings in the same order)."""
+    budget = pair_norms(x64, config)
+    af = config.attention_factor
+    if not in_place:
+        if af != 1.0:  # 1.0 * v == v: skipped only because it changes nothing
+            budget = af * budget
+        return budget * (rel + slack) + floor
+    if af != 1.0:
+        budget.mul_(af)
+    return budget.mul_(rel + slack).add_(floor)
+
+
+def _rest_budget(x64: torch.Tensor, config: RopeConfig, rel: float, floor: float) -> torch.Tensor:
+    """``|x[d]| * rel + floor`` per pass-through dim: (..., head_dim - rotary_dim)."""
+    return oracle.pass_through(x64, config).abs() * rel + floor
+
+
+def pair_norms(t: torch.Tensor, config: RopeConfig) -> torch.Tensor:
+    """``hypot(t[first], t[second])`` of every rotated pair (under ``config.pairing``).
+
+    t: (..., head_dim) float64. Returns float64 (..., rotary_dim // 2), contiguous.
+
+    The pair views are made contiguous first unless their rows are contiguous runs of a
+    multiple of 16: torch's vectorised hypot and its scalar loop (strided inputs, the tail
+    of a row) can differ in the last ulp, and this keeps every norm on the vector path,
+    as it was when the pairs were gathered into new tensors.
+    """
+    a, b = oracle.pair_views(t, config)
+    return torch.hypot(_vector_ready(a), _vector_ready(b))
+
+
+def _vector_ready(t: torch.Tensor) -> torch.Tensor:
+    if t.is_contiguous() or (t.stride(-1) == 1 and t.shape[-1] % 16 == 0):
+        return t
+    return t.contiguous()
 
 
 def norm_allowance(x: torch.Tensor, dtype: torch.dtype, config: RopeConfig) -> torch.Tensor:
     """Allowed | ||y[p]|| - af ||x[p]|| | per pair (af the attention factor): rounding and
     float32 cos/sin, no angle term (a wrong angle does not change a norm).
-    Shape (..., rotary_dim // 2)."""
+    x: (..., head_dim); returns float64 (..., rotary_dim // 2)."""
     x64 = x.detach().to("cpu", torch.float64)
     rel, floor = output_term(dtype)
-    first, second = oracle.pair_indices(config)
-    pair_norm = torch.hypot(x64[..., first], x64[..., second])
-    return config.attention_factor * pair_norm * (rel + ANGLE_ABS * EPS_F32) + floor
+    return _pair_budget(x64, ANGLE_ABS * EPS_F32, config, rel, floor)
 
 
 def compare(
@@ -153,37 +215,95 @@ def compare(
     Args:
         y: (batch, seq, heads, head_dim), the implementation's output, any dtype/device.
         x: the input it was given (same shape).
-        positions: (batch, seq) int64.
+        positions: (batch, seq) int64 ((batch, seq, axes) multi-axis).
         expected: the reference float64 result, if not the oracle's (e.g. a gradient).
+
+    The frequencies, angles, cos/sin and angle slack are computed once per call (per
+    token, shape (batch, seq, rotary_dim // 2)); the float64 work per element (x and y in
+    float64, the oracle's rotation, errors, budgets) goes a block of tokens at a time
+    (``oracle.token_chunks``), so its temporaries stay bounded whatever the input's size.
+    The result equals judging the whole tensor at once: blocks are taken in flat order
+    and the first worst element is kept.
     """
-    ref = oracle.rope(x, positions, config) if expected is None else expected
+    if expected is None:
+        oracle._check_shapes(x, positions, config)
     dtype = y.dtype if y.is_floating_point() else x.dtype
-    budget = allowance(x, positions, config, dtype)
-    diff = y.detach().to("cpu", torch.float64) - ref
-    first, second = oracle.pair_indices(config)
-    pair_err = torch.hypot(diff[..., first], diff[..., second])
-    rest_err = diff[..., config.rotary_dim:].abs()
-    err = torch.cat([pair_err, rest_err], dim=-1)
-    allowed = torch.cat([budget.pair, budget.rest], dim=-1)
-    dims = torch.cat([first, torch.arange(config.rotary_dim, x.shape[-1])])
-    return worst(err, allowed, dims)
+    rel, floor = output_term(dtype)
+    if expected is None:
+        tables = oracle.call_tables(positions, config)
+        cos, sin, slack = tables.cos, tables.sin, _slack(tables.magnitude, config, tables.length)
+    else:  # no reduced angles: a gradient may be judged at positions the oracle does not reach
+        slack = _slack(oracle.unreduced_angles(positions, config), config, oracle.call_length(positions))
+    dims = _Dims(config)
+    tokens = tuple(x.shape[:2])
+    blocks = [(slice(None), slice(None))]  # one block, broadcasting as whole tensors would ...
+    fused = (x.dim() == 4 and tuple(y.shape) == tuple(x.shape) and tuple(slack.shape[:2]) == tokens
+             and (expected is None or tuple(expected.shape) == tuple(x.shape)))
+    if fused:  # ... unless every shape is as documented
+        blocks = oracle.token_chunks(x.shape)
+    best = None
+    for bs, ss in blocks:
+        x64 = x[bs, ss].detach().to("cpu", torch.float64)
+        yb = y[bs, ss].detach()
+        if expected is None:
+            ref = oracle.rotate_pairs(x64, cos[bs, ss, None], sin[bs, ss, None], config)
+            if fused and yb.is_floating_point() and not yb.is_complex():
+                # y - ref into ref's buffer; y's float values promote exactly to float64
+                diff = torch.sub(yb.to("cpu"), ref, out=ref)
+            else:
+                diff = yb.to("cpu", torch.float64) - ref
+        else:
+            diff = yb.to("cpu", torch.float64) - expected[bs, ss]
+        del yb
+        err = pair_norms(diff, config)
+        allowed = _pair_budget(x64, slack[bs, ss, None], config, rel, floor, in_place=fused)
+        if config.rotary_dim < x.shape[-1]:
+            err = torch.cat([err, oracle.pass_through(diff, config).abs()], dim=-1)
+            allowed = torch.cat([allowed, _rest_budget(x64, config, rel, floor)], dim=-1)
+        del x64, diff
+        result = worst(err, allowed, dims)
+        del err, allowed
+        if len(blocks) == 1:
+            return result
+        if best is None or result.worst_ratio > best.worst_ratio:  # ties: the earlier block's
+            b, s, h, d = result.where
+            best = Comparison(result.worst_ratio, result.worst_error, result.worst_allowed,
+                              (b + (bs.start or 0), s + (ss.start or 0), h, d))
+    return best
 
 
-def worst(err: torch.Tensor, allowed: torch.Tensor, dims: torch.Tensor) -> Comparison:
-    """The element with the largest ``err / allowed`` (NaN counts as inf).
+class _Dims:
+    """Column k of a comparison -> its head_dim index: the first dim of pair k
+    (``pair_indices(config)[0][k]``), then the pass-through dims ``rotary_dim ..``."""
 
-    err, allowed: (batch, seq, heads, k); dims: (k,) the head_dim index of each column.
+    def __init__(self, config: RopeConfig):
+        self.half, self.rotary_dim = config.rotary_dim // 2, config.rotary_dim
+        self.step = 2 if config.pairing == "interleaved" else 1
+
+    def __getitem__(self, k: int) -> int:
+        return self.step * k if k < self.half else self.rotary_dim + k - self.half
+
+
+def worst(err: torch.Tensor, allowed: torch.Tensor, dims) -> Comparison:
+    """The element with the largest ``err / allowed`` (NaN counts as inf); the first one
+    in flat order when several tie.
+
+    err, allowed: (batch, seq, heads, k); dims: (k,) the head_dim index of each column
+    (a tensor or a sequence of ints).
     """
     ratio = err / allowed
-    ratio = torch.where(torch.isnan(ratio), torch.full_like(ratio, math.inf), ratio)
     if ratio.numel() == 0:
         return Comparison(0.0, 0.0, 0.0, (0, 0, 0, 0))
+    torch.nan_to_num_(ratio, nan=math.inf, posinf=math.inf, neginf=-math.inf)  # only NaN -> inf
     flat = int(torch.argmax(ratio))
-    idx = list(torch.unravel_index(torch.tensor(flat), ratio.shape))
-    where = tuple(int(i) for i in idx[:-1]) + (int(dims[int(idx[-1])]),)
+    where, rest = [], flat
+    for n in reversed(ratio.shape):
+        rest, i = divmod(rest, n)
+        where.append(i)
+    where.reverse()
     return Comparison(
-        worst_ratio=float(ratio.flatten()[flat]),
-        worst_error=float(err.flatten()[flat]),
-        worst_allowed=float(allowed.flatten()[flat]),
-        where=where,
+        worst_ratio=float(ratio.reshape(-1)[flat]),
+        worst_error=float(err.reshape(-1)[flat]),
+        worst_allowed=float(allowed.reshape(-1)[flat]),
+        where=tuple(where[:-1]) + (int(dims[where[-1]]),),
     )

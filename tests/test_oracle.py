@@ -9,6 +9,8 @@ from hypothesis import given, strategies as st
 
 from ropecheck import RopeConfig, oracle
 
+import oracle_reference as reference
+
 EXTREME_POSITIONS = [0, 1, 2**17 - 1, 2**24 + 1, 2**31 - 1, 2**40 + 12345, 2**52 + 3]
 
 
@@ -89,3 +91,104 @@ def test_shape_errors_are_clear():
         oracle.rope(torch.zeros(1, 2, 1, 4), torch.zeros(1, 2, dtype=torch.int64), config)
     with pytest.raises(ValueError, match="2\\*\\*53"):
         oracle.angles(torch.tensor([[2**53]]), config)
+
+
+# ---- issue 13: the slice-based, blocked oracle equals the plain gather-based one
+
+BLOCKS = [None, 1, 5, 64, 1000]  # oracle.CHUNK_ELEMENTS: the default, and blocks of a token or a few
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous().view(torch.int64)
+
+
+@given(st.data())
+def test_fast_oracle_equals_the_gather_based_one_bit_for_bit(data):
+    config = data.draw(reference.configs(), label="config")
+    batch, seq, heads = (data.draw(st.integers(1, 3), label="batch"), data.draw(st.integers(0, 20), label="seq"),
+                         data.draw(st.integers(0, 3), label="heads"))
+    positions = reference.positions(data.draw, config, batch, seq)
+    dtype = data.draw(st.sampled_from([torch.float64, torch.float32, torch.bfloat16, torch.float16]), label="dtype")
+    gen = torch.Generator().manual_seed(data.draw(st.integers(0, 2**31 - 1), label="seed"))
+    x = torch.randn(batch, seq, heads, config.head_dim, generator=gen, dtype=torch.float64).to(dtype)
+    if data.draw(st.booleans(), label="non-contiguous x"):
+        x = x.transpose(0, 1).contiguous().transpose(0, 1)
+    theta = torch.randn(batch, seq, config.rotary_dim // 2, generator=gen, dtype=torch.float64) * 50
+    af = data.draw(st.sampled_from([None, 1.0, 0.5, 1.25]), label="attention_factor")
+    block = data.draw(st.sampled_from(BLOCKS), label="block elements")
+    default = oracle.CHUNK_ELEMENTS
+    oracle.CHUNK_ELEMENTS = default if block is None else block
+    try:
+        for name, fast, plain in [
+            ("rope", oracle.rope(x, positions, config, af), reference.rope(x, positions, config, af)),
+            ("rope_inverse", oracle.rope_inverse(x, positions, config), reference.rope_inverse(x, positions, config)),
+            ("rope_with_angles", oracle.rope_with_angles(x, theta, config), reference.rope_with_angles(x, theta, config)),
+            ("rotate_pairs", oracle.rotate_pairs(x.to(torch.float64), theta.cos()[:, :, None], theta.sin()[:, :, None], config),
+             reference.rotate(x.to(torch.float64), theta.cos()[:, :, None], theta.sin()[:, :, None], config)),
+        ]:
+            assert fast.dtype == torch.float64 and fast.shape == plain.shape, name
+            assert torch.equal(_bits(fast), _bits(plain)), f"{name} differs from the gather-based rotation"
+    finally:
+        oracle.CHUNK_ELEMENTS = default
+
+
+def test_pair_views_are_the_pair_indices():
+    for config in (RopeConfig(rotary_dim=8, head_dim=12, pairing="half_split"),
+                   RopeConfig(rotary_dim=8, head_dim=12, pairing="interleaved")):
+        t = torch.arange(2 * 12).reshape(2, 12)
+        first, second = oracle.pair_indices(config)
+        a, b = oracle.pair_views(t, config)
+        assert torch.equal(a, t[..., first]) and torch.equal(b, t[..., second])
+        assert a.untyped_storage().data_ptr() == t.untyped_storage().data_ptr(), "pair_views must not copy"
+        assert torch.equal(oracle.pass_through(t, config), t[..., 8:])
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 8), (3, 7, 2, 4), (2, 100, 3, 6), (1, 4096, 32, 128), (5, 0, 2, 8)])
+@pytest.mark.parametrize("limit", [1, 17, 100, 1 << 18])
+def test_token_chunks_cover_every_token_once_in_flat_order(shape, limit):
+    blocks = oracle.token_chunks(shape, limit)
+    seen = []
+    per_token = shape[2] * shape[3]
+    for bs, ss in blocks:
+        rows = range(shape[0])[bs]
+        cols = range(shape[1])[ss]
+        assert len(blocks) == 1 or len(rows) * len(cols) * per_token <= max(limit, per_token), "block too large"
+        seen += [(b, s) for b in rows for s in cols]
+    assert seen == [(b, s) for b in range(shape[0]) for s in range(shape[1])]
+
+
+def test_call_tables_cache_returns_what_a_cold_computation_gives():
+    config = RopeConfig(rotary_dim=16, scaling={"rope_type": "dynamic", "factor": 4.0,
+                                                "original_max_position_embeddings": 16})
+    positions = torch.tensor([[3, 9, 40]])
+    first = oracle.call_tables(positions, config)
+    again = oracle.call_tables(positions.clone(), config)
+    assert again is first, "same positions, same config: the cached tables"
+    positions[0, 2] = 10  # a different call length changes the dynamic frequencies: a new key
+    moved = oracle.call_tables(positions, config)
+    assert moved is not first
+    oracle._CACHE.clear()
+    cold = oracle.call_tables(positions, config)
+    for name in ("cos", "sin", "magnitude"):
+        assert torch.equal(getattr(moved, name), getattr(cold, name)), name
+    assert torch.equal(cold.magnitude, oracle.unreduced_angles(positions, config))
+    theta = oracle.angles(positions, config)
+    assert torch.equal(cold.cos, torch.cos(theta)) and torch.equal(cold.sin, torch.sin(theta))
+    assert oracle.call_tables(positions, config, attention_factor=0.5) is not cold, "af is part of the key"
+
+
+def test_a_rotation_that_does_not_fit_raises_as_the_index_put_did():
+    """diagnose relies on it: a hypothesis whose angles do not fit x's pairs (multi-axis
+    angles (batch, seq, axes, R/2)) raises RuntimeError and is skipped, rather than
+    yielding a tensor that was never written."""
+    config = RopeConfig(rotary_dim=8)
+    x = torch.randn(2, 2, 3, 8, dtype=torch.float64)
+    theta = torch.randn(2, 2, 3, 4, dtype=torch.float64)
+    for plain in (True, False):
+        with pytest.raises(RuntimeError, match="shape mismatch"):
+            if plain:
+                reference.rope_with_angles(x, theta, config)
+            else:
+                oracle.rope_with_angles(x, theta, config)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        oracle.rotate_pairs(x, theta.cos()[:, :, None], theta.sin()[:, :, None], config)
