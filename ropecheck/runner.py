@@ -41,6 +41,9 @@ class PropertyResult:
     reproduce: str = ""
     # further failures of the same property with other causes: {message, counterexample, reproduce}
     other_failures: list = field(default_factory=list)
+    # how many examples Hypothesis ran through the property (every search, shrinking included;
+    # the fixed cases of ``Property.examples`` not counted)
+    examples: int = 0
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -86,8 +89,17 @@ def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref
     if not_judged:
         return PropertyResult(prop.name, "error", not_judged, device=device)
     worst: list[float | None] = [None]
+    ran = [0]
+    result = _run(prop, subject, settings, spec_ref, worst, ran)
+    result.examples = ran[0]
+    return result
+
+
+def _run(prop: Property, subject: Subject, settings: hsettings, spec_ref: str, worst: list, ran: list) -> PropertyResult:
+    device = subject.device
     try:
-        failure = _search(prop, subject, settings, settings.max_examples * prop.weight, worst, prop.examples(subject.spec))
+        failure = _search(prop, subject, settings, settings.max_examples * prop.weight, worst, prop.examples(subject.spec),
+                          ran=ran)
     except NotJudged as exc:
         return PropertyResult(prop.name, "error", str(exc), device=device)
     except Flaky as exc:
@@ -114,7 +126,8 @@ def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref
     known = [_Known(_cause_key(result.message), _profile(prop, subject, failure.case))] if prop.more_causes else []
     while known and len(known) < MAX_CAUSES:
         try:
-            other = _search(prop, subject, settings, settings.max_examples, [None], prop.examples(subject.spec), known)
+            other = _search(prop, subject, settings, settings.max_examples, [None], prop.examples(subject.spec), known,
+                            ran=ran)
         except Exception:  # noqa: BLE001 - the first failure stands; a later search adds, never replaces
             break
         if other is None:
@@ -136,13 +149,16 @@ NARROW_TOKENS = 64
 
 
 def _search(prop: Property, subject: Subject, settings: hsettings, examples: int, worst: list,
-            explicit: list[RopeCase], known: list = ()) -> PropertyFailed | None:
+            explicit: list[RopeCase], known: list = (), ran: list | None = None) -> PropertyFailed | None:
     """Run Hypothesis's search; the (shrunk) failure, or None. Failures whose cause is in
-    ``known`` count as passes, so that the search looks for another cause."""
+    ``known`` count as passes, so that the search looks for another cause. ``ran[0]`` counts
+    the examples run."""
+    ran = [0] if ran is None else ran
 
     @hsettings(settings, report_multiple_bugs=False, database=None, max_examples=examples)
     @given(case=prop.strategy(subject.spec))
     def search(case: RopeCase) -> None:
+        ran[0] += 1
         try:
             ratio = prop.check(subject, case)
         except PropertyFailed as failure:
