@@ -339,7 +339,8 @@ _identity_at_zero = _oracle_check("position 0 is not the identity")
 
 
 def _partial_cases(spec: Spec):
-    return cases(spec, partial=True).filter(lambda c: c.config.rotary_dim < c.head_dim)
+    """Cases with rotary_dim below head_dim (by construction: no draw is thrown away)."""
+    return cases(spec, partial=True, partial_only=True)
 
 
 def _passthrough(subject: Subject, case: RopeCase) -> float:
@@ -370,10 +371,10 @@ def _row_cases(spec: Spec):
     token per row, many heads among them), where kernels that special-case seq == 1 go
     wrong (ml-explore/mlx#3795, mlx-rs#359)."""
     if spec.packed:
-        return cases(spec, min_batch=2).filter(_distinct_rows)
-    decode = cases(spec, min_batch=2, max_seq=1, long_seq=1)
-    many = cases(spec, min_batch=2, max_seq=1, long_seq=1, many_heads=True)
-    return st.one_of(cases(spec, min_batch=2), decode, many).filter(_distinct_rows)
+        return cases(spec, min_batch=2, distinct=True)
+    decode = cases(spec, min_batch=2, max_seq=1, long_seq=1, distinct=True)
+    many = cases(spec, min_batch=2, max_seq=1, long_seq=1, many_heads=True, distinct=True)
+    return st.one_of(cases(spec, min_batch=2, distinct=True), decode, many)
 
 
 _per_row_positions = _oracle_check("does not honour per-row positions")
