@@ -21,7 +21,7 @@ from ropecheck.adapters import AdapterMismatch
 from ropecheck.config import RopeConfig
 from ropecheck.scaling import CALL_DEPENDENT
 from ropecheck.spec import Spec, exception_text
-from ropecheck.strategies import Inputs, RopeCase, bases, batched, boundary_cases, rope_cases
+from ropecheck.strategies import Inputs, RopeCase, bases, batched, boundary_cases, rope_cases, standard_normal
 
 GRAD_DTYPES = ("float64", "float32")
 
@@ -574,9 +574,8 @@ def _gradients(subject: Subject, case: RopeCase) -> float:
     _judge(subject, case, outs, keep, inputs.positions, "with x requiring grad (the training path), the forward result is wrong")
     if not all(y.requires_grad for y in outs if y.numel()):
         raise PropertyFailed("output does not require grad: the implementation detaches x from the graph", case)
-    gen = torch.Generator().manual_seed(case.seed + 1)
-    upstream = tuple(torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.dtype).to(subject.device)
-                     for x in inputs.operands)
+    drawn = standard_normal(case.seed + 1, tuple(tuple(x.shape) for x in inputs.operands))
+    upstream = tuple(t.to(x.dtype, copy=True).to(subject.device) for t, x in zip(drawn, inputs.operands))
     live = [i for i, y in enumerate(outs) if y.numel()]
     if not live:  # an empty packed batch: nothing to differentiate
         return 0.0
@@ -743,8 +742,8 @@ def _independence(subject: Subject, case: RopeCase) -> None:
     inputs = case.inputs(subject.device, fused=False)
     q, k = _keep(inputs)
     base = [y.detach().cpu() for y in call(subject, case, inputs.replace(operands=(q.clone(), k.clone())))]
-    gen = torch.Generator().manual_seed(case.seed + 7)
-    other = tuple(torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.dtype).to(x.device) for x in (q, k))
+    drawn = standard_normal(case.seed + 7, (tuple(q.shape), tuple(k.shape)))
+    other = tuple(t.to(x.dtype, copy=True).to(x.device) for t, x in zip(drawn, (q, k)))
     for changed, kept, (a, b) in ((1, 0, (q.clone(), other[1])), (0, 1, (other[0], k.clone()))):
         outs = [y.detach().cpu() for y in call(subject, case, inputs.replace(operands=(a, b)))]
         if not same_bits(outs[kept], base[kept]):

@@ -141,3 +141,27 @@ def test_strategies_are_built_once_per_argument_set():
     assert cases(HALF_SPLIT) is cases(HALF_SPLIT)
     assert strategies.rope_cases(dtypes=["float32"]) is strategies.rope_cases(dtypes=("float32",))
     assert strategies.bases() is strategies.bases() and strategies.head_dims(128) is strategies.head_dims(128)
+
+
+def test_values_are_drawn_as_before_and_kept_values_are_never_handed_out():
+    """``RopeCase.inputs`` gives the tensors it always gave (``torch.randn`` in float64 from
+    the case's seed, q then k then v), so an old reproduce line rebuilds the same case; the
+    kept values are never handed out, so writing into an input changes no later case."""
+    import torch
+
+    from ropecheck.config import RopeConfig
+    from ropecheck.strategies import RopeCase
+
+    case = RopeCase(2, 3, 4, 8, "float64", RopeConfig(base=10000.0, rotary_dim=8, pairing="half_split", head_dim=8),
+                    ((0, 1, 2), (5, 6, 7)), seed=123, scale=100.0, kv_heads=2, fused=True)
+    gen = torch.Generator().manual_seed(123)
+    q, k, v = (torch.randn((2, 3, h, 8), generator=gen, dtype=torch.float64) * 100.0 for h in (4, 2, 2))
+    first = case.inputs()
+    assert torch.equal(first.operands[0], q) and torch.equal(first.operands[1], k) and torch.equal(first.v, v)
+    first.buffer.fill_(7.0)
+    again = case.inputs(fused=False)
+    assert torch.equal(again.operands[0], q) and torch.equal(again.operands[1], k)
+    for shape in ((1024, 1024),) * 6:  # more than NORMALS_KEPT: the oldest are let go
+        strategies.standard_normal(len(strategies._normals) + 10**6, (shape,))
+    assert strategies._kept[0] <= strategies.NORMALS_KEPT
+    assert sum(n for _, n in strategies._normals.values()) == strategies._kept[0]
