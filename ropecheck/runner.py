@@ -5,7 +5,8 @@ Hypothesis searches the spec's input space, is steered toward the largest error
 result names that case, the error against the allowed one, and a line that reproduces it.
 
 Besides the draws, a property may carry fixed cases (``Property.examples``: the boundaries
-every run must meet, whatever the seed), checked after the search finds nothing, so that a
+every run must meet, whatever the seed; with the dev and thorough profiles also
+``Property.serving``, serving sizes), checked after the search finds nothing, so that a
 bug the draws meet is reported with Hypothesis's shrunk case. After a failure a property may narrow a
 many-token counterexample to one token that fails alone (``Property.narrow``) and search
 on for failures with another cause (``Property.more_causes``), each reported in
@@ -80,8 +81,10 @@ def preflight(subject: Subject) -> str:
 
 
 def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref: str,
-                 not_judged: str = "") -> PropertyResult:
-    """Search for a counterexample to ``prop``; never raises."""
+                 not_judged: str = "", profile: str | None = None) -> PropertyResult:
+    """Search for a counterexample to ``prop``; never raises. ``profile`` (the name of
+    ``settings``' profile) decides which fixed cases run after the search (``Property.fixed``:
+    serving sizes with dev and thorough)."""
     device = subject.device
     reason = prop.applies(subject.spec)
     if reason:
@@ -90,16 +93,17 @@ def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref
         return PropertyResult(prop.name, "error", not_judged, device=device)
     worst: list[float | None] = [None]
     ran = [0]
-    result = _run(prop, subject, settings, spec_ref, worst, ran)
+    result = _run(prop, subject, settings, spec_ref, worst, ran, profile)
     result.examples = ran[0]
     return result
 
 
-def _run(prop: Property, subject: Subject, settings: hsettings, spec_ref: str, worst: list, ran: list) -> PropertyResult:
+def _run(prop: Property, subject: Subject, settings: hsettings, spec_ref: str, worst: list, ran: list,
+         profile: str | None) -> PropertyResult:
     device = subject.device
     try:
-        failure = _search(prop, subject, settings, settings.max_examples * prop.weight, worst, prop.examples(subject.spec),
-                          ran=ran)
+        fixed = prop.fixed(subject.spec, profile)
+        failure = _search(prop, subject, settings, settings.max_examples * prop.weight, worst, fixed, ran=ran)
     except NotJudged as exc:
         return PropertyResult(prop.name, "error", str(exc), device=device)
     except Flaky as exc:
@@ -126,8 +130,7 @@ def _run(prop: Property, subject: Subject, settings: hsettings, spec_ref: str, w
     known = [_Known(_cause_key(result.message), _profile(prop, subject, failure.case))] if prop.more_causes else []
     while known and len(known) < MAX_CAUSES:
         try:
-            other = _search(prop, subject, settings, settings.max_examples, [None], prop.examples(subject.spec), known,
-                            ran=ran)
+            other = _search(prop, subject, settings, settings.max_examples, [None], fixed, known, ran=ran)
         except Exception:  # noqa: BLE001 - the first failure stands; a later search adds, never replaces
             break
         if other is None:

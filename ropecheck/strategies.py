@@ -863,3 +863,68 @@ def boundary_cases(dtypes: tuple[str, ...] = tuple(DTYPES), pairing: str = "half
         found += [case(first, runs, 98, 64), case(first, runs, 106, 44)]
     return found
 
+
+SERVING_HEADS = (32, 8)
+"""Serving-size heads: 32 (x, or q) and 8 kv heads for q/k (GQA, as Llama 3 8B)."""
+SERVING_HEAD_DIM = 128
+SERVING_TOKENS = {"x": 4096, "qk": 8192}
+"""Tokens of a serving-size prefill: with 32 heads x has 131072 (token, head) rows, q 262144
+and k's 8 heads 65536: each past 65535, a CUDA grid's y and z limit (a kernel that puts
+(token, head) rows on one of those dims fails only past it)."""
+SERVING_ROW = 2048
+"""Tokens per row (sequence) of the prefill: a common context length."""
+SERVING_DECODE_ROWS = 2049
+"""Sequences of a serving-size decode step, one token each: 2049 x 32 = 65568 (token, head) rows."""
+GRID_LIMIT = 65535
+
+
+def serving_cases(dtypes: tuple[str, ...] = tuple(DTYPES), pairing: str = "half_split", base: float | str = "any",
+                  partial: bool = False, max_position: int = DEFAULT_MAX_POSITION, qk: bool = False,
+                  packed: bool = False, multi_axis: tuple[str, ...] = (), **_ignored) -> dict[str, list[RopeCase]]:
+    """Fixed cases at serving sizes (the ``dev`` and ``thorough`` profiles): some kernel bugs
+    appear only past a grid limit or a tile count that small cases never reach. head_dim
+    128, 32 heads (q/k: 32 q heads and 8 kv heads), positions below max_position:
+
+    - ``prefill``, every claimed dtype: ``SERVING_TOKENS`` tokens in rows of
+      ``SERVING_ROW`` (fewer when max_position is smaller, and more rows), the first row
+      from position 0, the others further along, the last ending at max_position - 1;
+    - ``decode``, the first dtype: ``SERVING_DECODE_ROWS`` sequences of one token each, at
+      positions spread over [0, max_position);
+    - ``partial``, the first dtype, when partial rotary is claimed: the prefill with
+      rotary_dim 64.
+
+    Packed: one sequence per row (cu_seqlens). Multi-axis: text tokens (the same position on
+    every axis) with the first claimed layout (M-RoPE: Qwen2-VL's sections 16, 24, 24).
+    Values are ``torch.randn`` in float64 as for every case: these cost seconds, not ms.
+    """
+    if not dtypes or max_position < 1:
+        return {}
+    top = max_position - 1
+    heads, kv_heads = SERVING_HEADS if qk else (SERVING_HEADS[0], None)
+    tokens = SERVING_TOKENS["qk" if qk else "x"]
+    seq = min(SERVING_ROW, max_position)
+    batch = -(-tokens // seq)
+    starts = [r * (max_position - seq) // max(batch - 1, 1) for r in range(batch)]
+    prefill = tuple(tuple(range(s, s + seq)) for s in starts)
+    # spread over [0, max_position) (distinct when there is room), in a scrambled order
+    spread = [r * top // (SERVING_DECODE_ROWS - 1) for r in range(SERVING_DECODE_ROWS)]
+    decode = tuple((spread[r * 1000 % SERVING_DECODE_ROWS],) for r in range(SERVING_DECODE_ROWS))
+    chosen_base = 10000.0 if base == "any" else float(base)
+    layout = None
+    if multi_axis:
+        layout = {"mrope": {"rope_type": "default", "mrope_section": (16, 24, 24)},
+                  "axial": {"rope_type": "default", "axes": 2}}[multi_axis[0]]
+
+    def case(dtype: str, rows: tuple[tuple[int, ...], ...], rotary_dim: int = SERVING_HEAD_DIM) -> RopeCase:
+        config = RopeConfig(base=chosen_base, rotary_dim=rotary_dim, pairing=pairing, scaling=layout,
+                            head_dim=SERVING_HEAD_DIM)
+        if config.axes > 1:
+            rows = tuple(tuple((p,) * config.axes for p in row) for row in rows)
+        lengths = tuple(len(r) for r in rows) if packed else None
+        return RopeCase(len(rows), max(len(r) for r in rows), heads, SERVING_HEAD_DIM, dtype, config, rows, seed=0,
+                        kv_heads=kv_heads, lengths=lengths)
+
+    found = {"prefill": [case(dtype, prefill) for dtype in dtypes], "decode": [case(dtypes[0], decode)]}
+    if partial and layout is None:
+        found["partial"] = [case(dtypes[0], prefill, SERVING_HEAD_DIM // 2)]
+    return found
