@@ -8,7 +8,8 @@ Besides the draws, a property may carry fixed cases (``Property.examples``: the 
 every run must meet, whatever the seed; with the dev and thorough profiles also
 ``Property.serving``, serving sizes), checked after the search finds nothing, so that a
 bug the draws meet is reported with Hypothesis's shrunk case. After a failure a property may narrow a
-many-token counterexample to one token that fails alone (``Property.narrow``) and search
+many-token counterexample to one token that fails alone, or move one shrunk onto position
+0 one position up where that tells causes apart (``Property.narrow``), and search
 on for failures with another cause (``Property.more_causes``), each reported in
 ``other_failures``.
 """
@@ -125,7 +126,7 @@ def _run(prop: Property, subject: Subject, settings: hsettings, spec_ref: str, w
         measured = "" if worst[0] is None else f" (worst error/allowed {worst[0]:.3g})"
         return PropertyResult(prop.name, "passed", f"{prop.description}{measured}", device=device, worst_ratio=worst[0])
     if prop.narrow:
-        failure = _narrowed(prop, subject, failure)
+        failure = _off_zero(prop, subject, _narrowed(prop, subject, failure))
     result = _failed(prop, failure, spec_ref, device)
     known = [_Known(_cause_key(result.message), _profile(prop, subject, failure.case))] if prop.more_causes else []
     while known and len(known) < MAX_CAUSES:
@@ -273,6 +274,35 @@ def _narrowed(prop: Property, subject: Subject, failure: PropertyFailed, known: 
             return failure
         if first is not None and some_pass:
             return first
+    return failure
+
+
+def _causes(failure: PropertyFailed) -> int:
+    """How many causes the diagnosis leaves open ("the output matches A; or B" is 2)."""
+    return failure.full_cause().count("; or ") + 1
+
+
+def _off_zero(prop: Property, subject: Subject, failure: PropertyFailed) -> PropertyFailed:
+    """The failure on its case with every position one higher, when the case has a token at
+    position 0 and its diagnosis leaves several causes open, and the moved case still fails
+    with fewer. Shrinking lowers positions to 0, where every rotation is the identity, so a
+    bug that leaves vectors unrotated (only the first (token, head) vector rotated) looks
+    there like no rotation at all or like another row's positions; one position up tells
+    them apart. Rows stay runs (``positions = "consecutive"``) and below max_position."""
+    case = failure.case
+    flat = [p for row in case.positions for p in row]
+    if case.extra or case.config.axes > 1 or not flat or min(flat) != 0 or max(flat) + 1 >= subject.spec.max_position:
+        return failure
+    before = _causes(failure)
+    if before < 2:
+        return failure
+    moved = replace(case, positions=tuple(tuple(p + 1 for p in row) for row in case.positions))
+    try:
+        prop.check(subject, moved)
+    except PropertyFailed as other:
+        return other if _causes(other) < before else failure
+    except Exception:  # noqa: BLE001 - a refinement; the original failure stands
+        return failure
     return failure
 
 
