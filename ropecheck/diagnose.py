@@ -74,6 +74,9 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+NO_ROTATION = "no rotation at all (output equals input)"
+
+
 def _hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig, judge: "_Judge | None" = None,
                 packed: bool = False) -> Iterator[Hypothesis]:
     """(explanation, expected output[, the config it is judged under]), common bugs first.
@@ -166,7 +169,7 @@ def _hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig, ju
         whole = config.replace(rotary_dim=head_dim, head_dim=head_dim)
         yield ("ignores rotary_dim and rotates all head_dim dims", lambda: oracle.rope(x, positions, whole), whole)
         yield ("rotates the last rotary_dim dims instead of the first", lambda: _rotate_tail(x, positions, config))
-    yield "no rotation at all (output equals input)", lambda: x.detach().to("cpu", torch.float64)
+    yield NO_ROTATION, lambda: x.detach().to("cpu", torch.float64)
     for delta in (-1, -2, 1):
         denominator = config.rotary_dim + delta
         if denominator > 0:
@@ -451,7 +454,15 @@ def explain(y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: R
     if lengths is not None:
         hypotheses = itertools.chain(_packed_hypotheses(x, positions, config, lengths), hypotheses)
     matches, low_matches = [], []
+    # an output equal to its input is named as such first: other hypotheses that fit it only
+    # coincide with the identity at these positions (0, or 1 with an off-by-one); up to three
+    # of them follow, as they would without it
+    if judge.fits(x.detach().to("cpu", torch.float64)):
+        matches.append(NO_ROTATION)
+    cap = 3 + len(matches)
     for text, expected, *judged_under in hypotheses:
+        if text in matches:
+            continue
         under = judged_under[0] if judged_under else config
         try:
             ref = expected()
@@ -459,7 +470,7 @@ def explain(y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: R
             continue
         if judge.fits(ref, under):
             matches.append(text)
-            if len(matches) == 3:
+            if len(matches) == cap:
                 break
         elif low is not None and not matches and judge.fits(ref, under, low):
             low_matches.append(text)
@@ -646,7 +657,7 @@ def _cross_wired(y, x, positions, config, partner, operand) -> str:
 def _by_head(y, x, positions, config) -> str:
     """Some heads right and others not; the classic: only the first head rotated."""
     heads = x.shape[-2]
-    if heads < 2:
+    if x.shape[:-1].numel() < 2:
         return ""
     per_matrix = (_pair_ratios(y, x, positions, config, oracle.rope(x, positions, config)) <= 1).all(-1).flatten()
     identity = (_pair_ratios(y, x, positions, config, x.detach().to("cpu", torch.float64)) <= 1)
@@ -654,6 +665,8 @@ def _by_head(y, x, positions, config) -> str:
             and bool(identity.all(-1).flatten()[1:].all()):
         return (f"only the first of the {per_matrix.numel()} (token, head) vectors is rotated; the others come back "
                 "unrotated (a path that handles one matrix where there are batch * heads)")
+    if heads < 2:
+        return ""
     right = (_pair_ratios(y, x, positions, config, oracle.rope(x, positions, config)) <= 1).flatten(0, 1).all(0).all(-1)
     if bool(right.all()) or not bool(right.any()):
         return ""

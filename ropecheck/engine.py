@@ -575,7 +575,7 @@ def _verify_here(spec: Spec, spec_ref: str, profile: str, device: str | None,
     for _, unit in plan:
         if isinstance(unit, _Unit):
             subject = Subject(fn=spec.load_callable(), spec=spec, device=unit.device)
-            unit.rows = {n: run_property(BY_NAME[n], subject, settings, spec_ref) for n in names}
+            unit.rows = {n: run_property(BY_NAME[n], subject, settings, spec_ref, profile=profile) for n in names}
     _assemble(results, plan)
     return results[0]
 

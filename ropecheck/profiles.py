@@ -23,6 +23,11 @@ PROFILES = {
 }
 
 
+SERVING_SIZES = ("dev", "thorough")
+"""Profiles whose properties also check their fixed serving-size cases (``Property.serving``:
+thousands of tokens, 32 heads, head_dim 128; seconds each, so not ``ci``)."""
+
+
 def register() -> None:
     """Register every profile with Hypothesis (idempotent)."""
     for name, options in PROFILES.items():

@@ -16,12 +16,13 @@ from typing import Callable
 import torch
 from hypothesis import strategies as st
 
-from ropecheck import diagnose, oracle, tolerance
+from ropecheck import diagnose, oracle, profiles, tolerance
 from ropecheck.adapters import AdapterMismatch
 from ropecheck.config import RopeConfig
 from ropecheck.scaling import CALL_DEPENDENT
 from ropecheck.spec import Spec, exception_text
-from ropecheck.strategies import Inputs, RopeCase, bases, batched, boundary_cases, rope_cases
+from ropecheck.strategies import (Inputs, RopeCase, bases, batched, boundary_cases, rope_cases, serving_cases,
+                                  standard_normal)
 
 GRAD_DTYPES = ("float64", "float32")
 
@@ -63,10 +64,18 @@ class Property:
     weight: int = 1  # examples = weight * the profile's max_examples
     # fixed cases checked on every run, whatever the seed, when the search finds nothing
     examples: Callable[[Spec], list[RopeCase]] = lambda spec: []
+    # fixed cases at serving sizes, checked after ``examples`` with the profiles of
+    # ``profiles.SERVING_SIZES`` only (seconds each)
+    serving: Callable[[Spec], list[RopeCase]] = lambda spec: []
     # after a failure: narrow a many-token counterexample to one token that fails alone, and
     # search again for failures with another cause (each reported)
     narrow: bool = False
     more_causes: bool = False
+
+    def fixed(self, spec: Spec, profile: str | None = None) -> list[RopeCase]:
+        """The fixed cases of a run with ``profile``: ``examples``, and ``serving`` when the
+        profile is one of ``profiles.SERVING_SIZES``."""
+        return self.examples(spec) + (self.serving(spec) if profile in profiles.SERVING_SIZES else [])
 
 
 # ---------------------------------------------------------------- calling the implementation
@@ -160,6 +169,12 @@ def _spec_options(spec: Spec) -> dict:
 def boundary_examples(spec: Spec) -> list[RopeCase]:
     """The fixed boundary cases (``strategies.boundary_cases``) in ``spec``'s form."""
     return boundary_cases(**_spec_options(spec))
+
+
+def serving_examples(spec: Spec, kinds: tuple[str, ...] = ("prefill", "decode", "partial")) -> list[RopeCase]:
+    """The serving-size cases (``strategies.serving_cases``) of ``kinds`` in ``spec``'s form."""
+    found = serving_cases(**_spec_options(spec))
+    return [case for kind in kinds for case in found.get(kind, ())]
 
 
 def cases(spec: Spec, **overrides) -> st.SearchStrategy[RopeCase]:
@@ -339,7 +354,8 @@ _identity_at_zero = _oracle_check("position 0 is not the identity")
 
 
 def _partial_cases(spec: Spec):
-    return cases(spec, partial=True).filter(lambda c: c.config.rotary_dim < c.head_dim)
+    """Cases with rotary_dim below head_dim (by construction: no draw is thrown away)."""
+    return cases(spec, partial=True, partial_only=True)
 
 
 def _passthrough(subject: Subject, case: RopeCase) -> float:
@@ -370,10 +386,10 @@ def _row_cases(spec: Spec):
     token per row, many heads among them), where kernels that special-case seq == 1 go
     wrong (ml-explore/mlx#3795, mlx-rs#359)."""
     if spec.packed:
-        return cases(spec, min_batch=2).filter(_distinct_rows)
-    decode = cases(spec, min_batch=2, max_seq=1, long_seq=1)
-    many = cases(spec, min_batch=2, max_seq=1, long_seq=1, many_heads=True)
-    return st.one_of(cases(spec, min_batch=2), decode, many).filter(_distinct_rows)
+        return cases(spec, min_batch=2, distinct=True)
+    decode = cases(spec, min_batch=2, max_seq=1, long_seq=1, distinct=True)
+    many = cases(spec, min_batch=2, max_seq=1, long_seq=1, many_heads=True, distinct=True)
+    return st.one_of(cases(spec, min_batch=2, distinct=True), decode, many)
 
 
 _per_row_positions = _oracle_check("does not honour per-row positions")
@@ -573,9 +589,8 @@ def _gradients(subject: Subject, case: RopeCase) -> float:
     _judge(subject, case, outs, keep, inputs.positions, "with x requiring grad (the training path), the forward result is wrong")
     if not all(y.requires_grad for y in outs if y.numel()):
         raise PropertyFailed("output does not require grad: the implementation detaches x from the graph", case)
-    gen = torch.Generator().manual_seed(case.seed + 1)
-    upstream = tuple(torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.dtype).to(subject.device)
-                     for x in inputs.operands)
+    drawn = standard_normal(case.seed + 1, tuple(tuple(x.shape) for x in inputs.operands))
+    upstream = tuple(t.to(x.dtype, copy=True).to(subject.device) for t, x in zip(drawn, inputs.operands))
     live = [i for i, y in enumerate(outs) if y.numel()]
     if not live:  # an empty packed batch: nothing to differentiate
         return 0.0
@@ -742,8 +757,8 @@ def _independence(subject: Subject, case: RopeCase) -> None:
     inputs = case.inputs(subject.device, fused=False)
     q, k = _keep(inputs)
     base = [y.detach().cpu() for y in call(subject, case, inputs.replace(operands=(q.clone(), k.clone())))]
-    gen = torch.Generator().manual_seed(case.seed + 7)
-    other = tuple(torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.dtype).to(x.device) for x in (q, k))
+    drawn = standard_normal(case.seed + 7, (tuple(q.shape), tuple(k.shape)))
+    other = tuple(t.to(x.dtype, copy=True).to(x.device) for t, x in zip(drawn, (q, k)))
     for changed, kept, (a, b) in ((1, 0, (q.clone(), other[1])), (0, 1, (other[0], k.clone()))):
         outs = [y.detach().cpu() for y in call(subject, case, inputs.replace(operands=(a, b)))]
         if not same_bits(outs[kept], base[kept]):
@@ -940,11 +955,37 @@ def _not_inplace(spec: Spec) -> str | None:
     return "the spec says inplace = true" if spec.inplace else None
 
 
+def _serving_prefill(spec: Spec) -> RopeCase | None:
+    found = serving_examples(spec, ("prefill",))
+    return found[0] if found else None
+
+
+def _serving_rows(spec: Spec) -> list[RopeCase]:
+    """A decode step of 2049 sequences at different positions, and the prefill's rows."""
+    return serving_examples(spec, ("decode",)) + serving_examples(spec, ("prefill",))[:1]
+
+
+def _serving_chunked(spec: Spec) -> list[RopeCase]:
+    """The prefill, all but the last token of each sequence, then one decode token each."""
+    case = _serving_prefill(spec)
+    if case is None or case.seq < 2:
+        return []
+    split = tuple(n - 1 for n in case.lengths) if case.packed else case.seq - 1
+    return [replace(case, extra={"split": split})]
+
+
+def _serving_fused(spec: Spec) -> list[RopeCase]:
+    """The prefill with q and k as views into one qkv buffer (q/k specs)."""
+    case = _serving_prefill(spec) if spec.signature == "qk" else None
+    return [] if case is None else [replace(case, fused=True, extra={"buffer layout": "contiguous"})]
+
+
 PROPERTIES: tuple[Property, ...] = (
     # explicit boundary examples on every run; a long counterexample narrowed to the token
     # that fails; after a failure, the search goes on for failures with other causes
     Property("oracle_agreement", "equals the float64 oracle for the claimed pairing and base, within the tolerance model",
-             cases, _agreement, weight=4, examples=boundary_examples, narrow=True, more_causes=True),
+             cases, _agreement, weight=4, examples=boundary_examples, serving=serving_examples, narrow=True,
+             more_causes=True),
     Property("relative_position", "scores <rope(q, m), rope(k, n)> depend only on n - m",
              _shifted, _relative_position),
     Property("norm_preservation", "every rotated pair keeps its norm", cases, _norms),
@@ -952,9 +993,9 @@ PROPERTIES: tuple[Property, ...] = (
     Property("passthrough_untouched", "dims at and above rotary_dim are returned bit for bit",
              _partial_cases, _passthrough, _needs_partial),
     Property("per_row_positions", "rows with different positions are each rotated by their own",
-             _row_cases, _per_row_positions, _rows_can_differ, weight=2),
+             _row_cases, _per_row_positions, _rows_can_differ, weight=2, serving=_serving_rows),
     Property("chunked_equals_whole", "prefill in chunks with offsets equals the whole sequence (KV-cache decode)",
-             _chunked_cases, _chunked, weight=2),
+             _chunked_cases, _chunked, weight=2, serving=_serving_chunked),
     Property("memory_layout", "transposed and sliced views give the same result as contiguous inputs",
              _layout_cases, _layout, weight=2),
     Property("output_contract", "returns a tensor of the input's shape, dtype and device", cases, _output_contract),
@@ -967,7 +1008,7 @@ PROPERTIES: tuple[Property, ...] = (
     Property("qk_independence", "q_out does not depend on k's values, nor k_out on q's (bit for bit)",
              lambda spec: cases(spec, fused=False), _independence, _needs_qk),
     Property("fused_buffer", "q and k as views into one fused qkv buffer give the oracle's result; v is not written",
-             _fused_cases, _fused_buffer, _needs_qk, weight=2),
+             _fused_cases, _fused_buffer, _needs_qk, weight=2, serving=_serving_fused),
     Property("call_history", "a call after other calls (another dtype, length, base or width) still equals the oracle",
              _history_cases, _call_history, weight=2),
     Property("packed_boundaries", "each packed sequence is rotated by its own positions, whatever its neighbours",

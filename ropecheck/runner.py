@@ -5,9 +5,11 @@ Hypothesis searches the spec's input space, is steered toward the largest error
 result names that case, the error against the allowed one, and a line that reproduces it.
 
 Besides the draws, a property may carry fixed cases (``Property.examples``: the boundaries
-every run must meet, whatever the seed), checked after the search finds nothing, so that a
+every run must meet, whatever the seed; with the dev and thorough profiles also
+``Property.serving``, serving sizes), checked after the search finds nothing, so that a
 bug the draws meet is reported with Hypothesis's shrunk case. After a failure a property may narrow a
-many-token counterexample to one token that fails alone (``Property.narrow``) and search
+many-token counterexample to one token that fails alone, or move one shrunk onto position
+0 one position up where that tells causes apart (``Property.narrow``), and search
 on for failures with another cause (``Property.more_causes``), each reported in
 ``other_failures``.
 """
@@ -41,6 +43,9 @@ class PropertyResult:
     reproduce: str = ""
     # further failures of the same property with other causes: {message, counterexample, reproduce}
     other_failures: list = field(default_factory=list)
+    # how many examples Hypothesis ran through the property (every search, shrinking included;
+    # the fixed cases of ``Property.examples`` not counted)
+    examples: int = 0
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -84,8 +89,10 @@ def not_applicable(prop: Property, spec, device: str) -> PropertyResult | None:
 
 
 def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref: str,
-                 not_judged: str = "") -> PropertyResult:
-    """Search for a counterexample to ``prop``; never raises."""
+                 not_judged: str = "", profile: str | None = None) -> PropertyResult:
+    """Search for a counterexample to ``prop``; never raises. ``profile`` (the name of
+    ``settings``' profile) decides which fixed cases run after the search (``Property.fixed``:
+    serving sizes with dev and thorough)."""
     device = subject.device
     skipped = not_applicable(prop, subject.spec, device)
     if skipped is not None:
@@ -93,8 +100,18 @@ def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref
     if not_judged:
         return PropertyResult(prop.name, "error", not_judged, device=device)
     worst: list[float | None] = [None]
+    ran = [0]
+    result = _run(prop, subject, settings, spec_ref, worst, ran, profile)
+    result.examples = ran[0]
+    return result
+
+
+def _run(prop: Property, subject: Subject, settings: hsettings, spec_ref: str, worst: list, ran: list,
+         profile: str | None) -> PropertyResult:
+    device = subject.device
     try:
-        failure = _search(prop, subject, settings, settings.max_examples * prop.weight, worst, prop.examples(subject.spec))
+        fixed = prop.fixed(subject.spec, profile)
+        failure = _search(prop, subject, settings, settings.max_examples * prop.weight, worst, fixed, ran=ran)
     except NotJudged as exc:
         return PropertyResult(prop.name, "error", str(exc), device=device)
     except Flaky as exc:
@@ -116,12 +133,12 @@ def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref
         measured = "" if worst[0] is None else f" (worst error/allowed {worst[0]:.3g})"
         return PropertyResult(prop.name, "passed", f"{prop.description}{measured}", device=device, worst_ratio=worst[0])
     if prop.narrow:
-        failure = _narrowed(prop, subject, failure)
+        failure = _off_zero(prop, subject, _narrowed(prop, subject, failure))
     result = _failed(prop, failure, spec_ref, device)
     known = [_Known(_cause_key(result.message), _profile(prop, subject, failure.case))] if prop.more_causes else []
     while known and len(known) < MAX_CAUSES:
         try:
-            other = _search(prop, subject, settings, settings.max_examples, [None], prop.examples(subject.spec), known)
+            other = _search(prop, subject, settings, settings.max_examples, [None], fixed, known, ran=ran)
         except Exception:  # noqa: BLE001 - the first failure stands; a later search adds, never replaces
             break
         if other is None:
@@ -143,13 +160,16 @@ NARROW_TOKENS = 64
 
 
 def _search(prop: Property, subject: Subject, settings: hsettings, examples: int, worst: list,
-            explicit: list[RopeCase], known: list = ()) -> PropertyFailed | None:
+            explicit: list[RopeCase], known: list = (), ran: list | None = None) -> PropertyFailed | None:
     """Run Hypothesis's search; the (shrunk) failure, or None. Failures whose cause is in
-    ``known`` count as passes, so that the search looks for another cause."""
+    ``known`` count as passes, so that the search looks for another cause. ``ran[0]`` counts
+    the examples run."""
+    ran = [0] if ran is None else ran
 
     @hsettings(settings, report_multiple_bugs=False, database=None, max_examples=examples)
     @given(case=prop.strategy(subject.spec))
     def search(case: RopeCase) -> None:
+        ran[0] += 1
         try:
             ratio = prop.check(subject, case)
         except PropertyFailed as failure:
@@ -261,6 +281,35 @@ def _narrowed(prop: Property, subject: Subject, failure: PropertyFailed, known: 
             return failure
         if first is not None and some_pass:
             return first
+    return failure
+
+
+def _causes(failure: PropertyFailed) -> int:
+    """How many causes the diagnosis leaves open ("the output matches A; or B" is 2)."""
+    return failure.full_cause().count("; or ") + 1
+
+
+def _off_zero(prop: Property, subject: Subject, failure: PropertyFailed) -> PropertyFailed:
+    """The failure on its case with every position one higher, when the case has a token at
+    position 0 and its diagnosis leaves several causes open, and the moved case still fails
+    with fewer. Shrinking lowers positions to 0, where every rotation is the identity, so a
+    bug that leaves vectors unrotated (only the first (token, head) vector rotated) looks
+    there like no rotation at all or like another row's positions; one position up tells
+    them apart. Rows stay runs (``positions = "consecutive"``) and below max_position."""
+    case = failure.case
+    flat = [p for row in case.positions for p in row]
+    if case.extra or case.config.axes > 1 or not flat or min(flat) != 0 or max(flat) + 1 >= subject.spec.max_position:
+        return failure
+    before = _causes(failure)
+    if before < 2:
+        return failure
+    moved = replace(case, positions=tuple(tuple(p + 1 for p in row) for row in case.positions))
+    try:
+        prop.check(subject, moved)
+    except PropertyFailed as other:
+        return other if _causes(other) < before else failure
+    except Exception:  # noqa: BLE001 - a refinement; the original failure stands
+        return failure
     return failure
 
 

@@ -7,8 +7,11 @@ the values of x, so a counterexample prints as a short, exact, reproducible reco
 
 from __future__ import annotations
 
+import collections
+import functools
 import itertools
 import math
+import random
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -42,6 +45,34 @@ class Inputs:
 
     def replace(self, **changes) -> "Inputs":
         return replace(self, **changes)
+
+
+NORMALS_KEPT = 2**22
+"""How many float64 values ``standard_normal`` keeps (32 MiB): the latest draws that fit."""
+
+_normals: collections.OrderedDict = collections.OrderedDict()  # (seed, shapes) -> (tensors, values)
+_kept = [0]
+
+
+def standard_normal(seed: int, shapes: tuple[tuple[int, ...], ...]) -> tuple[torch.Tensor, ...]:
+    """float64 N(0, 1) tensors of ``shapes``, drawn in order from
+    ``torch.Generator().manual_seed(seed)``, exactly as ``torch.randn`` draws them one after
+    the other. The latest draws are kept (``NORMALS_KEPT`` values in all): a float64 normal
+    costs ~20 ns, and the derandomised profile draws the same case in several properties.
+    The tensors are shared: callers must not write into them (multiply or copy first)."""
+    key = (seed, shapes)
+    if key in _normals:
+        _normals.move_to_end(key)
+        return _normals[key][0]
+    gen = torch.Generator().manual_seed(seed)
+    found = tuple(torch.randn(shape, generator=gen, dtype=torch.float64) for shape in shapes)
+    size = sum(t.numel() for t in found)
+    if size <= NORMALS_KEPT:
+        _normals[key] = (found, size)
+        _kept[0] += size
+        while _kept[0] > NORMALS_KEPT:
+            _kept[0] -= _normals.popitem(last=False)[1][1]
+    return found
 
 
 def batched(t: torch.Tensor, packed: bool) -> torch.Tensor:
@@ -116,11 +147,9 @@ class RopeCase:
         """Every tensor of a call on ``device``; q and k as views into one qkv buffer when
         ``fused`` (default: the case's own ``fused``)."""
         fused = self.fused if fused is None else fused
-        gen = torch.Generator().manual_seed(self.seed)
         heads = (self.heads,) if not self.qk else (self.heads, self.kv_heads, self.kv_heads)
-        drawn = [torch.randn(self.tokens + (h, self.head_dim), generator=gen, dtype=torch.float64) * self.scale
-                 for h in heads]
-        cast = [t.to(self.torch_dtype).to(device) for t in drawn]
+        drawn = standard_normal(self.seed, tuple(self.tokens + (h, self.head_dim) for h in heads))
+        cast = [(t * self.scale).to(self.torch_dtype).to(device) for t in drawn]  # new tensors: the cache stays as drawn
         positions = self.make_positions(device)
         cu = self.make_cu_seqlens(device)
         if not self.qk:
@@ -189,16 +218,52 @@ class RopeCase:
                 f"{span}")
 
 
+# ---------------------------------------------------------------- building blocks, built once
+#
+# Every strategy a draw uses is built once (at import, or cached on its arguments): a
+# strategy built inside a draw costs Hypothesis its checks again on every example. Cases are
+# drawn by plain functions that take ``draw`` (no nested composite per part), rows of
+# positions a few choices each, and constraints are met by construction, not by filters.
+
+
+@functools.lru_cache(maxsize=8192)
+def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
+    return st.integers(lo, hi)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sampled(values: tuple) -> st.SearchStrategy:
+    return st.sampled_from(values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _even(lo_pairs: int, hi_pairs: int) -> st.SearchStrategy[int]:
+    """Even numbers 2 * [lo_pairs, hi_pairs]."""
+    return st.integers(lo_pairs, hi_pairs).map(lambda h: 2 * h)
+
+
+_BOOLEANS = st.booleans()
+_SEEDS = st.integers(0, 2**31 - 1)
+_SCALES = st.sampled_from((1.0, 0.01, 100.0))
+_ROW_SEEDS = st.integers(0, 2**32 - 1)
+
+
+@functools.cache
 def bases() -> st.SearchStrategy[float]:
     """Bases from ~10 to ~1e7: the named ones real models use, and log-uniform others."""
     log_uniform = st.floats(min_value=1.0, max_value=7.0).map(lambda e: float(f"{10.0 ** e:.6g}"))
     return st.one_of(st.sampled_from(NAMED_BASES), log_uniform)
 
 
-def head_dims(max_head_dim: int = 256) -> st.SearchStrategy[int]:
-    """Even head dims in [2, max_head_dim], with the common powers of two favoured."""
-    common = [d for d in (64, 128, 256, 2, 4, 8, 32, 80, 96) if d <= max_head_dim]
-    return st.one_of(st.sampled_from(common), st.integers(1, max_head_dim // 2).map(lambda h: 2 * h))
+COMMON_HEAD_DIMS = (64, 128, 256, 2, 4, 8, 32, 80, 96)
+
+
+@functools.lru_cache(maxsize=None)
+def head_dims(max_head_dim: int = 256, min_head_dim: int = 2) -> st.SearchStrategy[int]:
+    """Even head dims in [min_head_dim, max_head_dim], with the common powers of two favoured."""
+    common = [d for d in COMMON_HEAD_DIMS if min_head_dim <= d <= max_head_dim]
+    any_even = _even(max(1, (min_head_dim + 1) // 2), max_head_dim // 2)
+    return st.one_of(st.sampled_from(common), any_even) if common else any_even
 
 
 POSITION_BOUNDARIES = (2**11, 2**12, 2**15, 2**16, 2**24, 65504, 65520, 8192, 131072, 2**31)
@@ -231,29 +296,158 @@ ROUNDING_PAIRS = tuple((h, r) for h in range(4, 257, 2) for r in range(2, h, 2)
 """(head_dim, rotary_dim) pairs where only the two-decimal fraction slips."""
 
 
+@functools.lru_cache(maxsize=None)
+def _slip_pools(max_head_dim: int) -> st.SearchStrategy | None:
+    """The slipping pairs up to max_head_dim: truncating ones twice as often as rounding ones."""
+    truncating = tuple(pair for pair in TRUNCATING_PAIRS if pair[0] <= max_head_dim)
+    rounding = tuple(pair for pair in ROUNDING_PAIRS if pair[0] <= max_head_dim)
+    pools = [st.sampled_from(p) for p in (truncating, truncating, rounding) if p]
+    return st.one_of(pools) if pools else None
+
+
+WIDTH_KINDS = ("whole head", "any width", "slipping pair", "slipping pair")
+
+
+def _draw_widths(draw, head_dim: int, max_head_dim: int, below: bool = False) -> tuple[int, int]:
+    """(head_dim, rotary_dim) as ``rotary_widths`` draws them; ``below``: never the whole head
+    (rotary_dim < head_dim), by construction."""
+    kinds = WIDTH_KINDS[1:] if below else WIDTH_KINDS
+    kind = draw(_sampled(kinds), label="rotary width kind")
+    if kind == "whole head":
+        return head_dim, head_dim
+    top_pairs = head_dim // 2 - 1 if below else head_dim // 2
+    slips = _slip_pools(max_head_dim)
+    if kind == "any width" and top_pairs >= 1 or slips is None:
+        if top_pairs < 1:  # below the whole head of a 2-dim head: the smallest head with a partial width
+            return 4, 2
+        return head_dim, draw(_even(1, top_pairs), label="rotary_dim")
+    return draw(slips, label="(head_dim, rotary_dim) where the width slips")
+
+
 @st.composite
-def rotary_widths(draw, head_dim: int, max_head_dim: int = 256) -> tuple[int, int]:
+def rotary_widths(draw, head_dim: int, max_head_dim: int = 256, below: bool = False) -> tuple[int, int]:
     """(head_dim, rotary_dim) for a spec that claims partial rotary: the whole head, any even
     width below it, or (half the time) a pair where recomputing the width from the
     fraction slips (``TRUNCATING_PAIRS``, ``ROUNDING_PAIRS``), which replaces the drawn
-    head_dim: a width bug must not wait for a lucky draw."""
-    partial_dims = st.integers(1, head_dim // 2).map(lambda h: 2 * h)
-    kind = draw(st.sampled_from(("whole head", "any width", "slipping pair", "slipping pair")), label="rotary width kind")
-    if kind == "whole head":
-        return head_dim, head_dim
-    if kind == "any width":
-        return head_dim, draw(partial_dims, label="rotary_dim")
-    truncating = [pair for pair in TRUNCATING_PAIRS if pair[0] <= max_head_dim]
-    rounding = [pair for pair in ROUNDING_PAIRS if pair[0] <= max_head_dim]
-    pool = draw(st.sampled_from([p for p in (truncating, truncating, rounding) if p]), label="slip kind") \
-        if truncating or rounding else None
-    if pool is None:
-        return head_dim, draw(partial_dims, label="rotary_dim")
-    return draw(st.sampled_from(pool), label="(head_dim, rotary_dim) where the width slips")
+    head_dim: a width bug must not wait for a lucky draw. ``below``: never the whole head."""
+    return _draw_widths(draw, head_dim, max_head_dim, below)
 
 
 CONSECUTIVE_MODES = ("from_zero", "row_offsets", "near_max", "boundary")
 """Position modes where every row is offset, offset + 1, ... (``positions = "consecutive"``)."""
+
+SHORT_ROW = 4
+"""Arbitrary rows of at most this many tokens draw each position on its own (each shrinks on
+its own); longer ones draw a bound and a seed (a few choices per row instead of two per token)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _near(top: int) -> tuple[int, ...]:
+    """The positions around every boundary, within [0, top]."""
+    return tuple(b + d for b in POSITION_BOUNDARIES for d in (-1, 0, 1) if 0 <= b + d <= top)
+
+
+@functools.lru_cache(maxsize=256)
+def _usable_boundaries(top: int) -> tuple[int, ...]:
+    return tuple(b for b in POSITION_BOUNDARIES if b + 1 <= top)
+
+
+def _arbitrary_row(draw, n: int, top: int, r: int) -> tuple[int, ...]:
+    """n independent, unsorted positions in [0, top], half of them (on average) next to a
+    boundary. Short rows: two choices per position (near a boundary or not, then which).
+    Longer rows: whether the row spans the whole range, else its largest position (shrinks
+    toward 0), and a seed for the positions below it."""
+    near = _near(top)
+    if n <= SHORT_ROW:
+        anywhere = _integers(0, top)
+        if not near:
+            return tuple(draw(anywhere, label=f"row {r} position") for _ in range(n))
+        close = _sampled(near)
+        return tuple(draw(close, label=f"row {r} position") if draw(_BOOLEANS) else
+                     draw(anywhere, label=f"row {r} position") for _ in range(n))
+    bound = top if draw(_BOOLEANS, label=f"row {r} spans [0, max_position)") else \
+        draw(_integers(0, top), label=f"row {r} largest position")
+    rng = random.Random(draw(_ROW_SEEDS, label=f"row {r} seed"))
+    rand, span = rng.random, bound + 1
+    close = [p for p in near if p <= bound]
+    if not close:
+        return tuple(int(rand() * span) for _ in range(n))
+    count = len(close)
+    return tuple(close[int(rand() * count)] if rand() < 0.5 else int(rand() * span) for _ in range(n))
+
+
+SAME_ROW_MODES = ("from_zero", "near_max")
+"""Modes that give rows of equal length the same positions."""
+
+
+@functools.lru_cache(maxsize=None)
+def _modes(consecutive: bool, differing: bool) -> st.SearchStrategy[str]:
+    modes = CONSECUTIVE_MODES if consecutive else POSITION_MODES
+    return st.sampled_from(tuple(m for m in modes if m not in SAME_ROW_MODES) if differing else modes)
+
+
+def _draw_rows(draw, lengths: tuple[int, ...], max_position: int, consecutive: bool,
+               differing: bool = False) -> tuple[tuple[int, ...], ...]:
+    """One row of positions per length, in a drawn mode (see ``positions``); ``differing``
+    leaves out the modes that give rows of equal length the same positions."""
+    mode = draw(_modes(consecutive, differing), label="position mode")
+    top = max_position - 1
+    longest = max(lengths, default=0)
+    if mode == "from_zero" or longest > max_position:
+        return tuple(tuple(p % max_position for p in range(n)) for n in lengths)
+    if mode == "row_offsets":
+        offsets = _integers(0, max_position - longest)
+        return tuple(tuple(range(o, o + n)) for n, o in
+                     ((n, draw(offsets, label=f"row {r} offset")) for r, n in enumerate(lengths)))
+    if mode in ("arbitrary", "decode"):
+        return tuple(_arbitrary_row(draw, n, top, r) for r, n in enumerate(lengths))
+    if mode == "boundary":
+        # every row a run across the boundary; a shift of 0 starts it at the boundary, so
+        # shrinking (shorter rows, smaller shifts) keeps the position that matters
+        usable = _usable_boundaries(top)
+        boundary = draw(_sampled(usable), label="boundary") if usable else top
+        rows = []
+        for r, n in enumerate(lengths):
+            # the run starts within one token of covering the boundary: boundary - n ... boundary + 1
+            lo, hi = max(-n, -boundary), min(1, top - boundary - n + 1)
+            shift = draw(_integers(lo, hi), label=f"row {r} start - boundary") if lo <= hi else top - n + 1 - boundary
+            rows.append(tuple(range(max(0, boundary + shift), max(0, boundary + shift) + n)))
+        return tuple(rows)
+    back = draw(_integers(0, min(64, max_position - longest)), label="distance from max")
+    return tuple(tuple(range(top - back - n + 1, top - back + 1)) for n in lengths)
+
+
+def _moved(row: tuple, seen: set, top: int) -> tuple:
+    """``row`` moved to a row not in ``seen``: the whole row shifted by 1, -1, 2, -2, ... (a
+    run stays a run), else its first position changed; as it is when nothing fits."""
+    shift = (lambda p, s: p + s) if not isinstance(row[0], tuple) else (lambda p, s: tuple(a + s for a in p))  # noqa: E731
+    flat = [a for p in row for a in (p if isinstance(p, tuple) else (p,))]
+    low, high = min(flat), max(flat)
+    for k in range(1, top - (high - low) + 1):
+        for s in (k, -k):
+            if 0 <= low + s and high + s <= top:
+                moved = tuple(shift(p, s) for p in row)
+                if moved not in seen:
+                    return moved
+    for value in range(min(top + 1, 2**16)):
+        first = tuple(value for _ in row[0]) if isinstance(row[0], tuple) else value
+        moved = (first,) + row[1:]
+        if moved not in seen:
+            return moved
+    return row
+
+
+def distinct_rows(rows: tuple, max_position: int) -> tuple:
+    """Rows (sequences) with positions made pairwise different: a row equal to an earlier one
+    is moved (``_moved``); empty rows stay empty."""
+    seen, out = set(), []
+    for row in rows:
+        if row and row in seen:
+            row = _moved(row, seen, max_position - 1)
+        if row:
+            seen.add(row)
+        out.append(row)
+    return tuple(out)
 
 
 @st.composite
@@ -267,41 +461,14 @@ def positions(draw, batch: int, seq: int, max_position: int = DEFAULT_MAX_POSITI
     runs across one of ``POSITION_BOUNDARIES``). ``consecutive`` draws only the modes whose
     rows are consecutive runs.
     """
-    return draw(ragged_positions((seq,) * batch, max_position, consecutive))
+    return _draw_rows(draw, (seq,) * batch, max_position, consecutive)
 
 
 @st.composite
 def ragged_positions(draw, lengths: tuple[int, ...], max_position: int = DEFAULT_MAX_POSITION,
                      consecutive: bool = False):
     """One row of positions per length (rows may differ in length: packed sequences)."""
-    mode = draw(st.sampled_from(CONSECUTIVE_MODES if consecutive else POSITION_MODES), label="position mode")
-    top = max_position - 1
-    longest = max(lengths, default=0)
-    if mode == "from_zero" or longest > max_position:
-        rows = [tuple(p % max_position for p in range(n)) for n in lengths]
-    elif mode == "row_offsets":
-        rows = [tuple(range(o, o + n)) for n, o in zip(lengths, draw(
-            st.lists(st.integers(0, max_position - longest), min_size=len(lengths), max_size=len(lengths)),
-            label="row offsets"))]
-    elif mode in ("arbitrary", "decode"):
-        near = [b + d for b in POSITION_BOUNDARIES for d in (-1, 0, 1) if 0 <= b + d <= top]
-        cell = st.one_of(st.integers(0, top), st.sampled_from(near)) if near else st.integers(0, top)
-        rows = [tuple(draw(st.lists(cell, min_size=n, max_size=n), label=f"row {r}")) for r, n in enumerate(lengths)]
-    elif mode == "boundary":
-        # every row a run across the boundary; a shift of 0 starts it at the boundary, so
-        # shrinking (shorter rows, smaller shifts) keeps the position that matters
-        usable = [b for b in POSITION_BOUNDARIES if b + 1 <= top]
-        boundary = draw(st.sampled_from(usable), label="boundary") if usable else top
-        rows = []
-        for r, n in enumerate(lengths):
-            # the run starts within one token of covering the boundary: boundary - n ... boundary + 1
-            lo, hi = max(-n, -boundary), min(1, top - boundary - n + 1)
-            shift = draw(st.integers(lo, hi), label=f"row {r} start - boundary") if lo <= hi else top - n + 1 - boundary
-            rows.append(tuple(range(max(0, boundary + shift), max(0, boundary + shift) + n)))
-    else:
-        back = draw(st.integers(0, min(64, max_position - longest)), label="distance from max")
-        rows = [tuple(range(top - back - n + 1, top - back + 1)) for n in lengths]
-    return tuple(rows)
+    return _draw_rows(draw, tuple(lengths), max_position, consecutive)
 
 
 SEQUENCE_LENGTHS = st.one_of(st.just(0), st.just(1), st.integers(2, 16), st.integers(2, 16), st.integers(57, 140),
@@ -310,25 +477,49 @@ SEQUENCE_LENGTHS = st.one_of(st.just(0), st.just(1), st.integers(2, 16), st.inte
 kernel's tile of 64 or 128 tokens (so totals run past 64 and 128 with boundaries inside a tile)."""
 
 
+def _draw_lengths(draw, max_sequences: int, min_sequences: int, min_length: int) -> tuple[int, ...]:
+    count = draw(_integers(min_sequences, max(min_sequences, max_sequences)), label="sequences")
+    return tuple(max(min_length, draw(SEQUENCE_LENGTHS, label=f"length of sequence {i}")) for i in range(count))
+
+
 @st.composite
 def packed_lengths(draw, max_sequences: int = 5, min_sequences: int = 1, min_length: int = 0):
     """The lengths of the sequences of one packed batch."""
-    count = draw(st.integers(min_sequences, max(min_sequences, max_sequences)), label="sequences")
-    return tuple(max(min_length, draw(SEQUENCE_LENGTHS, label=f"length of sequence {i}")) for i in range(count))
+    return _draw_lengths(draw, max_sequences, min_sequences, min_length)
+
+
+def _nonempty(lengths: tuple[int, ...], at_least: int) -> tuple[int, ...]:
+    """``lengths`` with its first empty sequences given one token until ``at_least`` are not empty."""
+    missing = at_least - sum(1 for n in lengths if n)
+    out = []
+    for n in lengths:
+        if not n and missing > 0:
+            n, missing = 1, missing - 1
+        out.append(n)
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=None)
+def _gqa_divisors(heads: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    divisors = tuple(d for d in range(2, heads) if heads % d == 0)
+    return ("MQA", "MHA") + (("GQA",) if divisors else ()), divisors
+
+
+def _draw_heads(draw, max_heads: int, qk: bool, many_heads: bool) -> tuple[int, int | None]:
+    heads = draw(_sampled((8, 16, 32)) if many_heads else _integers(1, max_heads), label="heads")
+    if not qk:
+        return heads, None
+    kinds, divisors = _gqa_divisors(heads)
+    kind = draw(_sampled(kinds), label="kv heads")
+    kv = 1 if kind == "MQA" else heads if kind == "MHA" else draw(_sampled(divisors), label="GQA kv_heads")
+    return heads, kv
 
 
 @st.composite
 def head_counts(draw, max_heads: int = 4, qk: bool = False, many_heads: bool = False):
     """(q or x heads, kv_heads or None): kv_heads is 1 (MQA), a proper divisor (GQA) or all
     of them (MHA)."""
-    heads = draw(st.sampled_from((8, 16, 32)) if many_heads else st.integers(1, max_heads), label="heads")
-    if not qk:
-        return heads, None
-    divisors = [d for d in range(2, heads) if heads % d == 0]
-    kinds = ["MQA", "MHA"] + (["GQA"] if divisors else [])
-    kind = draw(st.sampled_from(kinds), label="kv heads")
-    kv = 1 if kind == "MQA" else heads if kind == "MHA" else draw(st.sampled_from(divisors), label="GQA kv_heads")
-    return heads, kv
+    return _draw_heads(draw, max_heads, qk, many_heads)
 
 
 ORIGINAL_LENGTHS = (2048, 4096, 8192, 32768, 16, 256)
@@ -336,74 +527,152 @@ ORIGINAL_LENGTHS = (2048, 4096, 8192, 32768, 16, 256)
 length-dependent types (dynamic, longrope) switch regime inside small cases too."""
 
 
+@functools.cache
 def factors() -> st.SearchStrategy[float]:
     """Context-extension factors: the ones checkpoints use, and others in [1, 64]."""
     return st.one_of(st.sampled_from((2.0, 4.0, 8.0, 16.0, 32.0, 40.0)),
                      st.floats(1.0, 64.0).map(lambda f: float(f"{f:.4g}")))
 
 
-@st.composite
-def scalings(draw, rope_type: str, rotary_dim: int) -> dict | None:
-    """HF ``rope_parameters`` for one rope_type, over realistic ranges (None for default)."""
+_BETA_FAST = st.sampled_from((32.0, 16.0, 64.0, 8.0))
+_BETA_SLOW = st.sampled_from((1.0, 2.0, 0.5))
+_YARN_FACTOR_KINDS = st.sampled_from(("default", "attention_factor", "mscale"))
+_ATTENTION_FACTORS = st.floats(0.5, 2.0).map(lambda a: float(f"{a:.4g}"))
+_MSCALES = st.sampled_from((1.0, 0.707))
+_MSCALE_ALL_DIMS = st.sampled_from((1.0, 0.707, 0.0))
+_LOW_FREQ = st.sampled_from((1.0, 0.5, 2.0))
+_BAND_RATIOS = st.sampled_from((4.0, 2.0, 8.0))
+_SHORT_TOPS = st.floats(1.0, 4.0)
+_LONG_TOPS = st.floats(1.0, 64.0)
+_ORIGINALS = st.sampled_from(ORIGINAL_LENGTHS)
+
+
+def _draw_scaling(draw, rope_type: str, rotary_dim: int) -> dict | None:
     if rope_type == "default":
         return None
     params = {"rope_type": rope_type}
     if rope_type != "longrope":
         params["factor"] = draw(factors(), label="factor")
     if rope_type in ("dynamic", "yarn", "llama3", "longrope"):
-        params["original_max_position_embeddings"] = draw(st.sampled_from(ORIGINAL_LENGTHS), label="original length")
+        params["original_max_position_embeddings"] = draw(_ORIGINALS, label="original length")
     if rope_type == "yarn":
-        if draw(st.booleans(), label="yarn betas given"):
-            params["beta_fast"] = draw(st.sampled_from((32.0, 16.0, 64.0, 8.0)), label="beta_fast")
-            params["beta_slow"] = draw(st.sampled_from((1.0, 2.0, 0.5)), label="beta_slow")
-        params["truncate"] = draw(st.booleans(), label="truncate")
-        how = draw(st.sampled_from(("default", "attention_factor", "mscale")), label="yarn attention factor")
+        if draw(_BOOLEANS, label="yarn betas given"):
+            params["beta_fast"] = draw(_BETA_FAST, label="beta_fast")
+            params["beta_slow"] = draw(_BETA_SLOW, label="beta_slow")
+        params["truncate"] = draw(_BOOLEANS, label="truncate")
+        how = draw(_YARN_FACTOR_KINDS, label="yarn attention factor")
         if how == "attention_factor":
-            params["attention_factor"] = draw(st.floats(0.5, 2.0).map(lambda a: float(f"{a:.4g}")), label="attention_factor")
+            params["attention_factor"] = draw(_ATTENTION_FACTORS, label="attention_factor")
         elif how == "mscale":  # DeepSeek-V3 style
-            params["mscale"] = draw(st.sampled_from((1.0, 0.707)), label="mscale")
-            params["mscale_all_dim"] = draw(st.sampled_from((1.0, 0.707, 0.0)), label="mscale_all_dim")
+            params["mscale"] = draw(_MSCALES, label="mscale")
+            params["mscale_all_dim"] = draw(_MSCALE_ALL_DIMS, label="mscale_all_dim")
     if rope_type == "llama3":
-        params["low_freq_factor"] = draw(st.sampled_from((1.0, 0.5, 2.0)), label="low_freq_factor")
-        params["high_freq_factor"] = params["low_freq_factor"] * draw(st.sampled_from((4.0, 2.0, 8.0)), label="band ratio")
+        params["low_freq_factor"] = draw(_LOW_FREQ, label="low_freq_factor")
+        params["high_freq_factor"] = params["low_freq_factor"] * draw(_BAND_RATIOS, label="band ratio")
     if rope_type == "longrope":
         pairs = rotary_dim // 2
-        seed = draw(st.integers(0, 2**31 - 1), label="longrope factors seed")
+        seed = draw(_SEEDS, label="longrope factors seed")
         gen = torch.Generator().manual_seed(seed)
         grow = lambda top: torch.linspace(1.0, top, pairs) * (1 + 0.1 * torch.rand(pairs, generator=gen))  # noqa: E731
-        params["short_factor"] = tuple(float(f"{f:.4g}") for f in grow(draw(st.floats(1.0, 4.0), label="short top")))
-        params["long_factor"] = tuple(float(f"{f:.4g}") for f in grow(draw(st.floats(1.0, 64.0), label="long top")))
-        if draw(st.booleans(), label="longrope factor given"):
+        params["short_factor"] = tuple(float(f"{f:.4g}") for f in grow(draw(_SHORT_TOPS, label="short top")))
+        params["long_factor"] = tuple(float(f"{f:.4g}") for f in grow(draw(_LONG_TOPS, label="long top")))
+        if draw(_BOOLEANS, label="longrope factor given"):
             params["factor"] = draw(factors(), label="factor")
     return params
 
 
 @st.composite
-def axis_layouts(draw, kind: str, rotary_dim: int) -> dict | None:
-    """A multi-axis layout for ``rotary_dim``: ``mrope`` sections or seed 000's ``axial``;
-    None when rotary_dim cannot hold one."""
+def scalings(draw, rope_type: str, rotary_dim: int) -> dict | None:
+    """HF ``rope_parameters`` for one rope_type, over realistic ranges (None for default)."""
+    return _draw_scaling(draw, rope_type, rotary_dim)
+
+
+def layout_fits(kind: str, rotary_dim: int) -> bool:
+    """Whether ``rotary_dim`` can hold a multi-axis layout of ``kind``: mrope needs 3 pairs
+    or more, axial a number of pairs divisible by 2 or 3."""
     pairs = rotary_dim // 2
+    return pairs >= 3 if kind == "mrope" else pairs % 2 == 0 or pairs % 3 == 0
+
+
+def _draw_layout(draw, kind: str, rotary_dim: int) -> dict | None:
+    pairs = rotary_dim // 2
+    if not layout_fits(kind, rotary_dim):
+        return None
     if kind == "mrope":
-        if pairs < 3:
-            return None
-        if pairs == 64 and draw(st.booleans(), label="qwen2-vl sections"):
+        if pairs == 64 and draw(_BOOLEANS, label="qwen2-vl sections"):
             return {"mrope_section": (16, 24, 24)}
-        cuts = sorted(draw(st.lists(st.integers(1, pairs - 1), min_size=2, max_size=2, unique=True), label="section cuts"))
-        return {"mrope_section": (cuts[0], cuts[1] - cuts[0], pairs - cuts[1])}
-    choices = [a for a in (2, 3) if pairs % a == 0]
-    return {"axes": draw(st.sampled_from(choices), label="axes")} if choices else None
+        first = draw(_integers(1, pairs - 1), label="section cut")
+        second = draw(_integers(1, pairs - 2), label="section cut")
+        second += second >= first  # two different cuts, by construction
+        low, high = sorted((first, second))
+        return {"mrope_section": (low, high - low, pairs - high)}
+    return {"axes": draw(_sampled(tuple(a for a in (2, 3) if pairs % a == 0)), label="axes")}
 
 
 @st.composite
-def axis_positions(draw, lengths: tuple[int, ...], axes: int, max_position: int = DEFAULT_MAX_POSITION,
-                   consecutive: bool = False):
-    """One row of (axes,)-tuples per length (``(batch, seq, axes)`` when the rows are equal):
-    each axis drawn like 1-D positions, or (Qwen2-VL text tokens) the same position on every axis."""
-    if draw(st.booleans(), label="text tokens (all axes equal)"):
-        rows = draw(ragged_positions(lengths, max_position, consecutive), label="positions")
-        return tuple(tuple((p,) * axes for p in row) for row in rows)
-    per_axis = [draw(ragged_positions(lengths, max_position, consecutive), label=f"axis {a}") for a in range(axes)]
-    return tuple(tuple(tuple(per_axis[a][b][t] for a in range(axes)) for t in range(n)) for b, n in enumerate(lengths))
+def axis_layouts(draw, kind: str, rotary_dim: int) -> dict | None:
+    """A multi-axis layout for ``rotary_dim``: ``mrope`` sections or seed 000's ``axial``;
+    None when rotary_dim cannot hold one (``layout_fits``)."""
+    return _draw_layout(draw, kind, rotary_dim)
+
+
+@functools.lru_cache(maxsize=None)
+def _layout_head_dims(kind: str, max_head_dim: int, partial: bool, below: bool) -> st.SearchStrategy[int]:
+    """Head dims that can hold a layout of ``kind``: the whole head when not ``partial``, some
+    width at or (``below``) under it otherwise, drawn like ``head_dims``."""
+    if kind == "mrope":
+        return head_dims(max_head_dim, min_head_dim=8 if below else 6)
+    if partial:
+        return head_dims(max_head_dim, min_head_dim=6 if below else 4)
+    fits = tuple(h for h in range(4, max_head_dim + 1, 2) if layout_fits(kind, h))
+    common = [d for d in COMMON_HEAD_DIMS if d in fits]
+    return st.one_of(st.sampled_from(common), st.sampled_from(fits)) if common else st.sampled_from(fits)
+
+
+@functools.lru_cache(maxsize=None)
+def _layout_widths(kind: str, head_dim: int, below: bool) -> tuple[int, ...]:
+    return tuple(d for d in range(2, head_dim if below else head_dim + 1, 2) if layout_fits(kind, d))
+
+
+def _draw_config(draw, head_dim: int, pairing: str, base: float | str, partial: bool, scaling: tuple[str, ...],
+                 rotary_dim: int | None, layout: str | None = None, below: bool = False) -> RopeConfig:
+    chosen_base = draw(bases(), label="base") if base == "any" else float(base)
+    if rotary_dim is not None:
+        pass
+    elif layout is not None:  # a width that holds the layout (the head does: see _layout_head_dims)
+        widths = _layout_widths(layout, head_dim, below)
+        if not partial:
+            rotary_dim = head_dim
+        elif below:
+            rotary_dim = draw(_sampled(widths), label="rotary_dim")
+        else:  # the whole head a third of the time
+            whole = draw(_integers(0, 2), label="whole head") == 0 and layout_fits(layout, head_dim)
+            rotary_dim = head_dim if whole else draw(_sampled(widths), label="rotary_dim")
+    elif not partial:
+        rotary_dim = head_dim
+    elif below:
+        rotary_dim = draw(_even(1, head_dim // 2 - 1), label="rotary_dim")
+    else:  # the whole head a third of the time: full-rotary fast paths get their share
+        rotary_dim = draw(_whole_or_partial(head_dim), label="rotary_dim")
+    params = None
+    if layout is not None:
+        params = {"rope_type": "default", **_draw_layout(draw, layout, rotary_dim)}
+    elif scaling:
+        rope_type = draw(_rope_types(scaling), label="rope_type")
+        params = _draw_scaling(draw, rope_type, rotary_dim)
+    return RopeConfig(base=chosen_base, rotary_dim=rotary_dim, pairing=pairing, scaling=params, head_dim=head_dim)
+
+
+@functools.lru_cache(maxsize=None)
+def _whole_or_partial(head_dim: int) -> st.SearchStrategy[int]:
+    """rotary_dim: the whole head a third of the time, else any even width up to it."""
+    partial_dims = _even(1, head_dim // 2)
+    return st.one_of(st.just(head_dim), partial_dims, partial_dims)
+
+
+@functools.lru_cache(maxsize=None)
+def _rope_types(scaling: tuple[str, ...]) -> st.SearchStrategy[str]:
+    return st.one_of(st.just("default"), st.sampled_from(scaling))
 
 
 @st.composite
@@ -419,29 +688,33 @@ def configs(
 ):
     """A ``RopeConfig`` for one head_dim: base drawn when ``base == "any"``, rotary_dim
     drawn below head_dim when ``partial`` (unless given); a rope_type drawn from ``("default",) + scaling``
-    (default half the time); a multi-axis layout from ``multi_axis`` when it is non-empty."""
-    chosen_base = draw(bases(), label="base") if base == "any" else float(base)
-    if rotary_dim is not None:
-        pass
-    elif not partial:
-        rotary_dim = head_dim
-    else:  # the whole head a third of the time: full-rotary fast paths get their share
-        partial_dims = st.integers(1, head_dim // 2).map(lambda h: 2 * h)
-        rotary_dim = draw(st.one_of(st.just(head_dim), partial_dims, partial_dims), label="rotary_dim")
-    params = None
+    (default half the time); a multi-axis layout from ``multi_axis`` when it is non-empty
+    (a kind whose layout head_dim cannot hold is not drawn; none: ``assume`` fails)."""
+    layout = None
     if multi_axis:
-        params = draw(axis_layouts(draw(st.sampled_from(multi_axis), label="axis layout"), rotary_dim), label="layout")
-        assume(params is not None)
-        params = {"rope_type": "default", **params}
-    elif scaling:
-        rope_type = draw(st.one_of(st.just("default"), st.sampled_from(scaling)), label="rope_type")
-        params = draw(scalings(rope_type, rotary_dim), label="scaling")
-    return RopeConfig(base=chosen_base, rotary_dim=rotary_dim, pairing=pairing, scaling=params, head_dim=head_dim)
+        fits = tuple(k for k in multi_axis if _layout_widths(k, head_dim, False))
+        assume(fits)
+        layout = draw(_sampled(fits), label="axis layout")
+        if rotary_dim is None and not partial and not layout_fits(layout, head_dim):
+            assume(False)
+    return _draw_config(draw, head_dim, pairing, base, partial, scaling, rotary_dim, layout)
 
 
-@st.composite
+@functools.lru_cache(maxsize=None)
+def _seq_lengths(min_seq: int, max_seq: int, long_seq: int) -> st.SearchStrategy[int]:
+    """seq: mostly in [min_seq, max_seq]; now and then up to long_seq, and the tile lengths."""
+    short = st.integers(min_seq, max_seq)
+    if long_seq <= max_seq:
+        return short
+    tiles = [n for n in TILE_LENGTHS if min_seq <= n <= long_seq]
+    long = st.integers(max(min_seq, max_seq + 1), max(long_seq, max_seq + 1))
+    return st.one_of(short, short, short, long, st.sampled_from(tiles) if tiles else long)
+
+
+_FUSED_LABEL = "fused qkv buffer"
+
+
 def rope_cases(
-    draw,
     dtypes: tuple[str, ...] = tuple(DTYPES),
     pairing: str = "half_split",
     base: float | str = "any",
@@ -461,7 +734,9 @@ def rope_cases(
     consecutive: bool = False,
     fused: bool | None = None,
     many_heads: bool = False,
-):
+    partial_only: bool = False,
+    distinct: bool = False,
+) -> st.SearchStrategy[RopeCase]:
     """Whole inputs: shape, dtype, config, positions and values, in the spec's form.
 
     seq is mostly in [min_seq, max_seq]; now and then up to ``long_seq``, so kernels that
@@ -469,37 +744,76 @@ def rope_cases(
     kv_heads and (unless ``fused`` is given) q and k separate or fused; ``packed`` draws
     ragged sequences (at least ``min_batch``, each at least ``min_seq`` tokens when
     ``min_seq`` > 1); ``consecutive`` draws only consecutive rows (one offset each).
+    By construction, not by filtering: ``partial_only`` (with ``partial``) draws rotary_dim
+    below head_dim; ``distinct`` draws at least two non-empty rows (sequences) whose
+    positions all differ (rows of equal length: in the modes where rows can differ; a row drawn
+    equal to another is moved, ``distinct_rows``). The strategy is built once per set of arguments.
     """
+    return _rope_cases(tuple(dtypes), pairing, base, partial, max_position, max_head_dim, max_batch, max_seq,
+                       max_heads, min_seq, long_seq, min_batch, tuple(scaling), tuple(multi_axis), qk, packed,
+                       consecutive, fused, many_heads, partial_only, distinct)
+
+
+@functools.lru_cache(maxsize=None)
+def _rope_cases(*args) -> st.SearchStrategy[RopeCase]:
+    return _draw_case_strategy(*args)
+
+
+@st.composite
+def _draw_case_strategy(draw, dtypes, pairing, base, partial, max_position, max_head_dim, max_batch, max_seq,
+                        max_heads, min_seq, long_seq, min_batch, scaling, multi_axis, qk, packed, consecutive, fused,
+                        many_heads, partial_only, distinct):
+    below = partial and partial_only
     if packed:
-        lengths = draw(packed_lengths(max_sequences=max(min_batch, max_batch + 2), min_sequences=min_batch,
-                                      min_length=min_seq if min_seq > 1 else 0), label="lengths")
+        lengths = _draw_lengths(draw, max(min_batch, max_batch + 2), min_batch, min_seq if min_seq > 1 else 0)
+        if distinct:
+            lengths = _nonempty(lengths, 2)
         batch, seq = len(lengths), max(lengths)
     else:
         lengths = None
-        batch = draw(st.integers(min_batch, max(min_batch, max_batch)), label="batch")
-        short = st.integers(min_seq, max_seq)
-        tiles = [n for n in TILE_LENGTHS if min_seq <= n <= long_seq]
-        long = st.integers(max(min_seq, max_seq + 1), max(long_seq, max_seq + 1))
-        seq = draw(st.one_of(short, short, short, long, st.sampled_from(tiles) if tiles else long)
-                   if long_seq > max_seq else short, label="seq")
-    heads, kv_heads = draw(head_counts(max_heads, qk, many_heads), label="heads")
-    head_dim = draw(head_dims(max_head_dim), label="head_dim")
+        batch = draw(_integers(min_batch, max(min_batch, max_batch)), label="batch")
+        seq = draw(_seq_lengths(min_seq, max_seq, long_seq), label="seq")
+    heads, kv_heads = _draw_heads(draw, max_heads, qk, many_heads)
+    layout = draw(_sampled(multi_axis), label="axis layout") if multi_axis else None
+    if layout is None:
+        head_dim = draw(head_dims(max_head_dim), label="head_dim")
+    else:
+        head_dim = draw(_layout_head_dims(layout, max_head_dim, partial, below), label="head_dim")
     rotary_dim = None
     if partial and not multi_axis:
-        head_dim, rotary_dim = draw(rotary_widths(head_dim, max_head_dim), label="widths")
-    dtype = draw(st.sampled_from(dtypes), label="dtype")
-    config = draw(configs(head_dim, pairing=pairing, base=base, partial=partial, scaling=scaling,
-                          multi_axis=multi_axis, rotary_dim=rotary_dim), label="config")
+        head_dim, rotary_dim = _draw_widths(draw, head_dim, max_head_dim, below)
+    dtype = draw(_sampled(dtypes), label="dtype")
+    config = _draw_config(draw, head_dim, pairing, base, partial, scaling, rotary_dim, layout, below)
     rows = lengths if packed else (seq,) * batch
+    differing = distinct and not packed  # packed rows differ in length too: every mode can give distinct rows
     if config.axes > 1:
-        pos = draw(axis_positions(rows, config.axes, max_position, consecutive), label="positions")
+        pos = _draw_axis_positions(draw, rows, config.axes, max_position, consecutive, differing)
     else:
-        pos = draw(ragged_positions(rows, max_position, consecutive), label="positions")
-    seed = draw(st.integers(0, 2**31 - 1), label="seed")
-    scale = draw(st.sampled_from((1.0, 0.01, 100.0)), label="scale")
-    is_fused = bool(qk and (draw(st.booleans(), label="fused qkv buffer") if fused is None else fused))
+        pos = _draw_rows(draw, rows, max_position, consecutive, differing)
+    if distinct:
+        pos = distinct_rows(pos, max_position)
+    seed = draw(_SEEDS, label="seed")
+    scale = draw(_SCALES, label="scale")
+    is_fused = bool(qk and (draw(_BOOLEANS, label=_FUSED_LABEL) if fused is None else fused))
     return RopeCase(batch, seq, heads, head_dim, dtype, config, pos, seed, scale, kv_heads=kv_heads,
                     lengths=lengths, fused=is_fused)
+
+
+def _draw_axis_positions(draw, lengths: tuple[int, ...], axes: int, max_position: int, consecutive: bool,
+                         differing: bool = False):
+    if draw(_BOOLEANS, label="text tokens (all axes equal)"):
+        rows = _draw_rows(draw, lengths, max_position, consecutive, differing)
+        return tuple(tuple((p,) * axes for p in row) for row in rows)
+    per_axis = [_draw_rows(draw, lengths, max_position, consecutive, differing) for _ in range(axes)]
+    return tuple(tuple(tuple(per_axis[a][b][t] for a in range(axes)) for t in range(n)) for b, n in enumerate(lengths))
+
+
+@st.composite
+def axis_positions(draw, lengths: tuple[int, ...], axes: int, max_position: int = DEFAULT_MAX_POSITION,
+                   consecutive: bool = False):
+    """One row of (axes,)-tuples per length (``(batch, seq, axes)`` when the rows are equal):
+    each axis drawn like 1-D positions, or (Qwen2-VL text tokens) the same position on every axis."""
+    return _draw_axis_positions(draw, tuple(lengths), axes, max_position, consecutive)
 
 
 def log2_position(case: RopeCase) -> float:
@@ -547,4 +861,70 @@ def boundary_cases(dtypes: tuple[str, ...] = tuple(DTYPES), pairing: str = "half
         found.append(case(first, (tuple(range(129)),)))
     if partial:
         found += [case(first, runs, 98, 64), case(first, runs, 106, 44)]
+    return found
+
+
+SERVING_HEADS = (32, 8)
+"""Serving-size heads: 32 (x, or q) and 8 kv heads for q/k (GQA, as Llama 3 8B)."""
+SERVING_HEAD_DIM = 128
+SERVING_TOKENS = {"x": 4096, "qk": 8192}
+"""Tokens of a serving-size prefill: with 32 heads x has 131072 (token, head) rows, q 262144
+and k's 8 heads 65536: each past 65535, a CUDA grid's y and z limit (a kernel that puts
+(token, head) rows on one of those dims fails only past it)."""
+SERVING_ROW = 2048
+"""Tokens per row (sequence) of the prefill: a common context length."""
+SERVING_DECODE_ROWS = 2049
+"""Sequences of a serving-size decode step, one token each: 2049 x 32 = 65568 (token, head) rows."""
+GRID_LIMIT = 65535
+
+
+def serving_cases(dtypes: tuple[str, ...] = tuple(DTYPES), pairing: str = "half_split", base: float | str = "any",
+                  partial: bool = False, max_position: int = DEFAULT_MAX_POSITION, qk: bool = False,
+                  packed: bool = False, multi_axis: tuple[str, ...] = (), **_ignored) -> dict[str, list[RopeCase]]:
+    """Fixed cases at serving sizes (the ``dev`` and ``thorough`` profiles): some kernel bugs
+    appear only past a grid limit or a tile count that small cases never reach. head_dim
+    128, 32 heads (q/k: 32 q heads and 8 kv heads), positions below max_position:
+
+    - ``prefill``, every claimed dtype: ``SERVING_TOKENS`` tokens in rows of
+      ``SERVING_ROW`` (fewer when max_position is smaller, and more rows), the first row
+      from position 0, the others further along, the last ending at max_position - 1;
+    - ``decode``, the first dtype: ``SERVING_DECODE_ROWS`` sequences of one token each, at
+      positions spread over [0, max_position);
+    - ``partial``, the first dtype, when partial rotary is claimed: the prefill with
+      rotary_dim 64.
+
+    Packed: one sequence per row (cu_seqlens). Multi-axis: text tokens (the same position on
+    every axis) with the first claimed layout (M-RoPE: Qwen2-VL's sections 16, 24, 24).
+    Values are ``torch.randn`` in float64 as for every case: these cost seconds, not ms.
+    """
+    if not dtypes or max_position < 1:
+        return {}
+    top = max_position - 1
+    heads, kv_heads = SERVING_HEADS if qk else (SERVING_HEADS[0], None)
+    tokens = SERVING_TOKENS["qk" if qk else "x"]
+    seq = min(SERVING_ROW, max_position)
+    batch = -(-tokens // seq)
+    starts = [r * (max_position - seq) // max(batch - 1, 1) for r in range(batch)]
+    prefill = tuple(tuple(range(s, s + seq)) for s in starts)
+    # spread over [0, max_position) (distinct when there is room), in a scrambled order
+    spread = [r * top // (SERVING_DECODE_ROWS - 1) for r in range(SERVING_DECODE_ROWS)]
+    decode = tuple((spread[r * 1000 % SERVING_DECODE_ROWS],) for r in range(SERVING_DECODE_ROWS))
+    chosen_base = 10000.0 if base == "any" else float(base)
+    layout = None
+    if multi_axis:
+        layout = {"mrope": {"rope_type": "default", "mrope_section": (16, 24, 24)},
+                  "axial": {"rope_type": "default", "axes": 2}}[multi_axis[0]]
+
+    def case(dtype: str, rows: tuple[tuple[int, ...], ...], rotary_dim: int = SERVING_HEAD_DIM) -> RopeCase:
+        config = RopeConfig(base=chosen_base, rotary_dim=rotary_dim, pairing=pairing, scaling=layout,
+                            head_dim=SERVING_HEAD_DIM)
+        if config.axes > 1:
+            rows = tuple(tuple((p,) * config.axes for p in row) for row in rows)
+        lengths = tuple(len(r) for r in rows) if packed else None
+        return RopeCase(len(rows), max(len(r) for r in rows), heads, SERVING_HEAD_DIM, dtype, config, rows, seed=0,
+                        kv_heads=kv_heads, lengths=lengths)
+
+    found = {"prefill": [case(dtype, prefill) for dtype in dtypes], "decode": [case(dtypes[0], decode)]}
+    if partial and layout is None:
+        found["partial"] = [case(dtypes[0], prefill, SERVING_HEAD_DIM // 2)]
     return found

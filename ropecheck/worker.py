@@ -64,7 +64,8 @@ def _run(job: dict[str, Any], fn: Callable, channel: Channel) -> None:
     not_judged = preflight(subject)
     for name in job["properties"]:
         channel.emit({"event": "start", "name": name})
-        result = run_property(BY_NAME[name], subject, settings, job["spec_ref"], not_judged=not_judged)
+        result = run_property(BY_NAME[name], subject, settings, job["spec_ref"], not_judged=not_judged,
+                              profile=job["profile"])
         channel.emit({"event": "result", **result.to_json()})
     channel.emit({"event": "finished"})
 

@@ -161,6 +161,17 @@ def test_unavailable_or_unclaimed_devices_are_skipped():
     assert "does not claim device 'cuda'" in result.properties[0].message
 
 
+def test_every_row_counts_the_examples_hypothesis_ran(marker):
+    """``examples`` (JSON too): every example of the search, the profile's max_examples times
+    the property's weight, in a checking process and in this one alike; 0 when skipped."""
+    names = ["identity_at_zero", "per_row_positions", "qk_independence"]
+    for isolate in (True, False):
+        result = engine.verify(make_spec("correct_hf"), "x", profile="ci", device="cpu", names=names, isolate=isolate)
+        assert {p.name: p.examples for p in result.properties} == \
+            {"identity_at_zero": 25, "per_row_positions": 50, "qk_independence": 0}, isolate
+        assert result.to_json()["properties"][1]["examples"] == 50
+
+
 def test_a_stop_request_returns_what_finished_and_marks_the_rest(marker):
     """The engine side of Ctrl-C / SIGTERM: the stop arrives after the first result."""
     from ropecheck.isolation import Stop

@@ -147,3 +147,45 @@ def test_bench_times_a_packed_qk_kernel_in_its_form(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     table = pd.read_csv(tmp_path / "b.csv")
     assert (table["implementation"] == "vllm-like").sum() >= 3 and (table["median_s"] > 0).all()
+
+
+def _failure_on(fn: str, case):
+    from ropecheck.properties import PropertyFailed, Subject
+
+    spec = kernel_spec(fn, kernel_mutants.MUTANTS)
+    subject = Subject(spec.load_callable(), spec, "cpu")
+    with pytest.raises(PropertyFailed) as failed:
+        BY_NAME["oracle_agreement"].check(subject, case)
+    return subject, failed.value
+
+
+def test_a_counterexample_shrunk_onto_position_0_is_moved_up_to_tell_its_cause():
+    """Shrinking can end where row 0 sits at position 0 (the identity): there, only the first
+    (token, head) vector rotated looks like no rotation at all. The runner moves such a case
+    one position up when that leaves fewer causes open; derandomised draws end there or not
+    depending on what else the process ran, so the report must not depend on it."""
+    from dataclasses import replace
+
+    from ropecheck.config import RopeConfig
+    from ropecheck.runner import _off_zero
+    from ropecheck.strategies import RopeCase
+
+    config = RopeConfig(base=10000.0, rotary_dim=64, pairing="half_split", head_dim=64)
+    case = RopeCase(2, 1, 1, 64, "float32", config, ((0,), (1,)), kv_heads=1)
+    subject, failure = _failure_on("qk_decode_first_matrix_only", case)
+    assert "; or " in failure.full_cause() and "only the first" not in failure.full_cause()
+    moved = _off_zero(BY_NAME["oracle_agreement"], subject, failure)
+    assert moved.case == replace(case, positions=((1,), (2,)))
+    assert "only the first of the 2 (token, head) vectors is rotated" in moved.full_cause()
+
+
+def test_an_output_equal_to_its_input_is_named_no_rotation_first():
+    """One token at position 1 left unrotated also fits 'positions off by -1' and '0..seq-1':
+    the observation itself comes first."""
+    from ropecheck.config import RopeConfig
+    from ropecheck.strategies import RopeCase
+
+    config = RopeConfig(base=10000.0, rotary_dim=64, pairing="half_split", head_dim=64)
+    case = RopeCase(1, 1, 1, 64, "float32", config, ((1,),), kv_heads=1)
+    _, failure = _failure_on("qk_k_not_rotated", case)
+    assert failure.full_cause().startswith("disagrees with the oracle (k_out): the output matches no rotation at all")
