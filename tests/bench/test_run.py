@@ -1,5 +1,6 @@
 """`ropecheck bench --quick` and `compare` end to end, on this (possibly loaded) machine:
-a planted 2x slowdown is flagged; two exchangeable halves of one run are not.
+a planted 2x slowdown (timed in the same run as the correct code) is flagged; two
+exchangeable halves of one run are not.
 
 Two separate runs of identical code are *not* compared here: on a shared 2-core machine
 the load can change between them (CI once saw decode rows 1.3x slower relative to the
@@ -25,22 +26,31 @@ def ropecheck(*args, cwd):
                           timeout=900)
 
 
-def subject(tmp_path, fn):
+def subject(tmp_path, fn, name="subject"):
     shutil.copy(TESTS / "mutants.py", tmp_path / "mutants.py")
     path = tmp_path / f"{fn}.toml"
-    path.write_text('name = "subject"\n' f'callable = "mutants:{fn}"\n' 'pairing = "half_split"\nbase = "any"\n'
+    path.write_text(f'name = "{name}"\n' f'callable = "mutants:{fn}"\n' 'pairing = "half_split"\nbase = "any"\n'
                     'dtypes = ["float32", "bfloat16"]\ndevices = ["cpu"]\n')
     return path
 
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory):
+    """One bench run of the correct code and of its planted 2x slowdown, split into a base
+    and a slow table (each with the run's copy rows, the slow one relabelled "subject"):
+    both are timed in the same run beside the same copy, so load that changes between two
+    runs cannot hide the slowdown or fake one."""
     tmp = tmp_path_factory.mktemp("bench")
-    out = {}
-    for label, fn in (("base", "correct_hf"), ("slow", "planted_slowdown")):
-        proc = ropecheck("bench", str(subject(tmp, fn)), "--quick", "--out", str(tmp / f"{label}.csv"), cwd=tmp)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        out[label] = tmp / f"{label}.csv"
+    both = tmp / "both.csv"
+    proc = ropecheck("bench", str(subject(tmp, "correct_hf")), str(subject(tmp, "planted_slowdown", "subject-slow")),
+                     "--quick", "--out", str(both), cwd=tmp)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table = pd.read_csv(both)
+    out = {"base": tmp / "base.csv", "slow": tmp / "slow.csv"}
+    table[table["implementation"] != "subject-slow"].to_csv(out["base"], index=False)
+    slow = table[table["implementation"] != "subject"].copy()
+    slow.loc[slow["implementation"] == "subject-slow", "implementation"] = "subject"
+    slow.to_csv(out["slow"], index=False)
     out["even"], out["odd"] = tmp / "even.csv", tmp / "odd.csv"
     base = pd.read_csv(out["base"])
     for start, path in ((0, out["even"]), (1, out["odd"])):
