@@ -257,12 +257,14 @@ def _width_slips(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -
              (round(head_dim * round(fraction, 2)), f"the rotary width is recomputed from the rotary fraction "
                                                     f"rounded to two decimals, round(head_dim * {round(fraction, 2)}) "
                                                     f"= {round(head_dim * round(fraction, 2))}")]
-    seen = set()
-    for width, text in slips:
+    by_width: dict[int, list[str]] = {}
+    for width, text in slips:  # two slips that give the same width explain the output equally: both are named
+        by_width.setdefault(width, []).append(text)
+    for width, texts in by_width.items():
         used = min(width, head_dim) // 2 * 2
-        if width == rd or width in seen or used < 2:
+        if width == rd or used < 2:
             continue
-        seen.add(width)
+        text = "; or ".join(texts)
         rotated = config.replace(rotary_dim=used, head_dim=head_dim)
         yield (f"{text}: {used} dims rotated with the ladder base**(-2i/{width}) where the config says "
                f"rotary_dim {rd}",

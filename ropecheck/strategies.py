@@ -506,13 +506,19 @@ def _gqa_divisors(heads: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
 
 
 def _draw_heads(draw, max_heads: int, qk: bool, many_heads: bool) -> tuple[int, int | None]:
-    heads = draw(_sampled((8, 16, 32)) if many_heads else _integers(1, max_heads), label="heads")
+    """The layout first, then head counts that have it: GQA is a third of the q/k draws, not
+    only the draws whose head count happens to have a proper divisor."""
+    options = (8, 16, 32) if many_heads else tuple(range(1, max_heads + 1))
+    any_count = _sampled(options) if many_heads else _integers(1, max_heads)
     if not qk:
-        return heads, None
-    kinds, divisors = _gqa_divisors(heads)
-    kind = draw(_sampled(kinds), label="kv heads")
-    kv = 1 if kind == "MQA" else heads if kind == "MHA" else draw(_sampled(divisors), label="GQA kv_heads")
-    return heads, kv
+        return draw(any_count, label="heads"), None
+    grouped = tuple(h for h in options if _gqa_divisors(h)[1])
+    kind = draw(_sampled(("MQA", "MHA", "GQA") if grouped else ("MQA", "MHA")), label="kv heads")
+    if kind == "GQA":
+        heads = draw(_sampled(grouped), label="heads")
+        return heads, draw(_sampled(_gqa_divisors(heads)[1]), label="GQA kv_heads")
+    heads = draw(any_count, label="heads")
+    return heads, 1 if kind == "MQA" else heads
 
 
 @st.composite

@@ -160,6 +160,7 @@ def forked(env: dict[str, str]) -> Callable[[], int]:
     path, roots = _sys_path(env), _installed_roots()
 
     def target() -> int:
+        sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))  # read at start by a new interpreter
         sys.path[:] = path
         sys.argv = [os.path.abspath(__file__)]
         _forget_foreign_modules(roots)
