@@ -415,7 +415,7 @@ def _keeper_start(target: Callable[[], int]) -> Callable:
     return start
 
 
-class _ForkedKeeper:
+class _ForkedKeeper(_ForkedChild):
     """A keeper forked from this process (what ``Sandbox`` uses of ``subprocess.Popen``).
 
     The keeper runs ``KEEPER`` unchanged, except that it forks its child instead of
@@ -446,20 +446,9 @@ class _ForkedKeeper:
                     os._exit(0)
         os.close(lifeline_r)
         os.close(status_w)
-        self.pid, self.returncode = pid, None
+        super().__init__(pid)
         self.stdin = os.fdopen(lifeline_w, "wb")
         self.stdout = os.fdopen(status_r, "rb")
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                self.returncode = 255
-                return self.returncode
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout

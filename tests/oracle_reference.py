@@ -152,3 +152,16 @@ def positions(draw, config: RopeConfig, batch: int, seq: int) -> torch.Tensor:
     seed = draw(st.integers(0, 2**31 - 1), label="seed")
     shape = (batch, seq) + ((config.axes,) if config.axes > 1 else ())
     return torch.randint(low, high, shape, generator=torch.Generator().manual_seed(seed))
+
+
+def draw_inputs(data, min_size: int = 0) -> tuple[RopeConfig, torch.Tensor, torch.Tensor, torch.dtype, torch.Generator]:
+    """(config, positions, x in float64, the dtype to judge in, the generator that drew x),
+    drawn with labels from ``data`` (``st.data()``); seq and heads are at least ``min_size``.
+    x is (batch, seq, heads, head_dim) standard normal from a drawn seed."""
+    config = data.draw(configs(), label="config")
+    batch, seq, heads = (data.draw(st.integers(1, 3), label="batch"), data.draw(st.integers(min_size, 20), label="seq"),
+                         data.draw(st.integers(min_size, 3), label="heads"))
+    pos = positions(data.draw, config, batch, seq)
+    dtype = data.draw(st.sampled_from([torch.float64, torch.float32, torch.bfloat16, torch.float16]), label="dtype")
+    gen = torch.Generator().manual_seed(data.draw(st.integers(0, 2**31 - 1), label="seed"))
+    return config, pos, torch.randn(batch, seq, heads, config.head_dim, generator=gen, dtype=torch.float64), dtype, gen

@@ -104,13 +104,9 @@ def _bits(t: torch.Tensor) -> torch.Tensor:
 
 @given(st.data())
 def test_fast_oracle_equals_the_gather_based_one_bit_for_bit(data):
-    config = data.draw(reference.configs(), label="config")
-    batch, seq, heads = (data.draw(st.integers(1, 3), label="batch"), data.draw(st.integers(0, 20), label="seq"),
-                         data.draw(st.integers(0, 3), label="heads"))
-    positions = reference.positions(data.draw, config, batch, seq)
-    dtype = data.draw(st.sampled_from([torch.float64, torch.float32, torch.bfloat16, torch.float16]), label="dtype")
-    gen = torch.Generator().manual_seed(data.draw(st.integers(0, 2**31 - 1), label="seed"))
-    x = torch.randn(batch, seq, heads, config.head_dim, generator=gen, dtype=torch.float64).to(dtype)
+    config, positions, x64, dtype, gen = reference.draw_inputs(data, min_size=0)
+    batch, seq = x64.shape[:2]
+    x = x64.to(dtype)
     if data.draw(st.booleans(), label="non-contiguous x"):
         x = x.transpose(0, 1).contiguous().transpose(0, 1)
     theta = torch.randn(batch, seq, config.rotary_dim // 2, generator=gen, dtype=torch.float64) * 50

@@ -114,14 +114,8 @@ def _column(config, dim):
 
 @given(st.data())
 def test_fast_compare_equals_the_whole_tensor_judgment(data):
-    config = data.draw(reference.configs(), label="config")
-    batch, seq, heads = (data.draw(st.integers(1, 3), label="batch"), data.draw(st.integers(1, 20), label="seq"),
-                         data.draw(st.integers(1, 3), label="heads"))
-    positions = reference.positions(data.draw, config, batch, seq)
-    dtype = data.draw(st.sampled_from([torch.float64, torch.float32, torch.bfloat16, torch.float16]), label="dtype")
-    gen = torch.Generator().manual_seed(data.draw(st.integers(0, 2**31 - 1), label="seed"))
-    x = (torch.randn(batch, seq, heads, config.head_dim, generator=gen, dtype=torch.float64)
-         * data.draw(st.sampled_from([1.0, 1e-3, 300.0]), label="scale")).to(dtype)
+    config, positions, x64, dtype, gen = reference.draw_inputs(data, min_size=1)
+    x = (x64 * data.draw(st.sampled_from([1.0, 1e-3, 300.0]), label="scale")).to(dtype)
     exact = reference.rope(x, positions, config)
     kind = data.draw(st.sampled_from(["honest", "noisy", "wrong position", "poisoned", "zero"]), label="output")
     y = {"honest": lambda: exact.to(dtype),
