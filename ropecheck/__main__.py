@@ -1,7 +1,5 @@
 """``python -m ropecheck``: the same command line as ``ropecheck``."""
 
-import sys
+from ropecheck.cli import run
 
-from ropecheck.cli import main
-
-sys.exit(main())
+run()

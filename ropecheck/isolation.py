@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import os
 import secrets
@@ -429,6 +430,7 @@ class _ForkedKeeper(_ForkedChild):
         lifeline_r, lifeline_w = os.pipe()
         status_r, status_w = os.pipe()
         with FORK_LOCK:
+            gc.freeze()  # objects made since the last fork: shared with the child, not collected there
             pid = os.fork()
             if pid == 0:  # the keeper
                 try:

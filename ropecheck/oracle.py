@@ -293,7 +293,7 @@ def _rotate_into(out: torch.Tensor, x: torch.Tensor, cos: torch.Tensor, sin: tor
     ``a * cos - b * sin`` and ``a * sin + b * cos``, each product and sum rounded once."""
     a, b = pair_views(x, config)
     out_a, out_b = pair_views(out, config)
-    shape = torch.broadcast_shapes(a.shape, cos.shape, sin.shape)
+    shape = _broadcast(a.shape, cos.shape, sin.shape)
     if shape != a.shape:  # what an index_put of the rotated pairs would refuse
         raise RuntimeError(f"shape mismatch: rotated pairs of shape {tuple(shape)} cannot be written into "
                            f"pairs of shape {tuple(a.shape)}")
@@ -307,6 +307,20 @@ def _rotate_into(out: torch.Tensor, x: torch.Tensor, cos: torch.Tensor, sin: tor
         torch.add(a * sin, b * cos, out=out_b)
     if config.rotary_dim < x.shape[-1]:
         pass_through(out, config).copy_(pass_through(x, config))
+
+
+def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape ``shapes`` broadcast to (NumPy's rule), or ``RuntimeError`` when they do not.
+    Plain Python: ``torch.broadcast_shapes`` imports SymPy (through torch.fx's symbolic
+    shapes) on its first call, a third of a second in every checking process."""
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for k in range(-ndim, 0):
+        sizes = {s[k] for s in shapes if len(s) >= -k} - {1}
+        if len(sizes) > 1:
+            raise RuntimeError(f"shapes {[tuple(s) for s in shapes]} do not broadcast")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
 
 
 # Float64 work on large inputs goes a block of tokens at a time, so its temporaries take

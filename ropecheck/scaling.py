@@ -153,13 +153,18 @@ def axis_of_pair(scaling: Mapping | None, rotary_dim: int) -> np.ndarray:
     return np.zeros(pairs, dtype=np.int64)
 
 
-def exponents(scaling: Mapping | None, rotary_dim: int) -> list[mpmath.mpf]:
-    """e_i with theta_i = base**(-e_i): 2i/d, or 2 (i div A) A / d for ``axes = A``."""
+def exponent_steps(scaling: Mapping | None, rotary_dim: int) -> list[int]:
+    """k_i with e_i = 2 k_i / d (``exponents``): i, or (i div A) A for ``axes = A``."""
     pairs = rotary_dim // 2
     if scaling and "axes" in scaling:
         a = int(scaling["axes"])
-        return [mpmath.mpf(2 * (i // a) * a) / rotary_dim for i in range(pairs)]
-    return [mpmath.mpf(2 * i) / rotary_dim for i in range(pairs)]
+        return [(i // a) * a for i in range(pairs)]
+    return list(range(pairs))
+
+
+def exponents(scaling: Mapping | None, rotary_dim: int) -> list[mpmath.mpf]:
+    """e_i with theta_i = base**(-e_i): 2i/d, or 2 (i div A) A / d for ``axes = A``."""
+    return [mpmath.mpf(2 * k) / rotary_dim for k in exponent_steps(scaling, rotary_dim)]
 
 
 # ---------------------------------------------------------------- exact frequencies
@@ -239,9 +244,15 @@ def _turns_cached(base: float, rotary_dim: int, scaling_key, length_key) -> tupl
         b = effective_base(rope_type, scaling, base, rotary_dim, length_key)
         ramp = yarn_ramp(scaling, base, rotary_dim) if rope_type == "yarn" else None
         two_pi = 2 * mpmath.pi
+        # theta_i = b ** (-2 k_i / d) = r ** k_i with r = b ** (-2 / d): one power, then a
+        # product per step (each rounded at 60 digits: far below the double-double's 32)
+        r = b ** (mpmath.mpf(-2) / rotary_dim)
+        power, k_now = mpmath.mpf(1), 0
         hi, lo = [], []
-        for i, e in enumerate(exponents(scaling, rotary_dim)):
-            turns = _scaled(rope_type, scaling, b ** (-e), i, ramp, length_key) / two_pi
+        for i, k in enumerate(exponent_steps(scaling, rotary_dim)):
+            while k_now < k:
+                power, k_now = power * r, k_now + 1
+            turns = _scaled(rope_type, scaling, power, i, ramp, length_key) / two_pi
             h = float(turns)
             hi.append(h)
             lo.append(float(turns - mpmath.mpf(h)))

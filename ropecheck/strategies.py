@@ -149,7 +149,8 @@ class RopeCase:
         fused = self.fused if fused is None else fused
         heads = (self.heads,) if not self.qk else (self.heads, self.kv_heads, self.kv_heads)
         drawn = standard_normal(self.seed, tuple(self.tokens + (h, self.head_dim) for h in heads))
-        cast = [(t * self.scale).to(self.torch_dtype).to(device) for t in drawn]  # new tensors: the cache stays as drawn
+        # new tensors: the cache stays as drawn (1.0 * t == t: the product is skipped, not changed)
+        cast = [(t * self.scale if self.scale != 1.0 else t).to(self.torch_dtype, copy=True).to(device) for t in drawn]
         positions = self.make_positions(device)
         cu = self.make_cu_seqlens(device)
         if not self.qk:

@@ -22,6 +22,7 @@ Torch runs with one intra-op thread: a checking process is one of several sharin
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -146,17 +147,29 @@ def _forget_foreign_modules(roots: tuple[str, ...]) -> None:
             del sys.modules[name]
 
 
+def prepare_checking_process() -> None:
+    """What a checking process needs before its first example, done once (in ropecheck's
+    process before it forks them): torch and the checking code imported, torch held to one
+    thread (OpenMP's pool does not survive a fork), NumPy's random module imported (Hypothesis
+    imports it at the first example), and everything loaded so far frozen out of the
+    garbage collector (``gc.freeze``): torch's hundreds of thousands of objects are then
+    never traversed by a collection, here or in a fork, nor copied into a fork by one."""
+    import numpy.random  # noqa: F401
+    import torch
+
+    import ropecheck.profiles  # noqa: F401
+    import ropecheck.runner  # noqa: F401
+
+    torch.set_num_threads(1)
+    gc.freeze()
+
+
 def forked(env: dict[str, str]) -> Callable[[], int]:
     """The body of a checking process forked from ropecheck (``engine.Pool(fork=True)``),
     prepared in ropecheck's process: torch and the checking code are imported there once,
     torch is held to one thread before any fork (OpenMP's pool does not survive a fork),
     and each fork starts with a clean sys.path and no modules from outside the installation."""
-    import torch
-
-    import ropecheck.profiles  # noqa: F401 - imported once, before any fork
-    import ropecheck.runner  # noqa: F401
-
-    torch.set_num_threads(1)
+    prepare_checking_process()
     path, roots = _sys_path(env), _installed_roots()
 
     def target() -> int:

@@ -33,7 +33,7 @@ from unittest import mock
 
 import torch
 
-from ropecheck import engine
+from ropecheck import engine, worker
 from ropecheck.registry import builtin_specs
 from ropecheck.spec import Spec
 
@@ -56,7 +56,7 @@ def _timed(fn, box: list):
 def measure(name: str = "half-split", profile: str = "ci", names: list[str] | None = None,
             profiler: cProfile.Profile | None = None) -> dict:
     """One in-process verify of built-in ``name``; the figures above, and the verdict rows."""
-    torch.set_num_threads(1)  # as tox runs the tests (OMP_NUM_THREADS=1): no idle threads spinning
+    worker.prepare_checking_process()  # as a checking process forked by `ropecheck verify` starts: one thread, gc frozen
     spec = builtin(name)
     implementation, checks = [0.0], [0.0]
     load = Spec.load_callable
