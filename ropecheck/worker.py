@@ -22,6 +22,7 @@ Torch runs with one intra-op thread: a checking process is one of several sharin
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -39,8 +40,18 @@ class Channel:
     def emit(self, event: dict[str, Any]) -> None:
         data = memoryview(self.prefix + json.dumps(event).encode() + b"\n")
         while data:
-            written = os.write(self.fd, data)
+            try:
+                written = os.write(self.fd, data)
+            except OSError as exc:  # the descriptor is gone: only the code under test closes it
+                with contextlib.suppress(OSError):
+                    os.write(2, f"ropecheck: the implementation closed ropecheck's result channel (it closes file "
+                                f"descriptors it did not open): {exc}\n".encode())
+                os._exit(CHANNEL_CLOSED_EXIT)
             data = data[written:]
+
+
+CHANNEL_CLOSED_EXIT = 70
+"""The exit status of a checking process whose result channel the implementation closed."""
 
 
 def _load(job: dict[str, Any]) -> tuple[Callable | None, dict[str, Any]]:
@@ -185,9 +196,7 @@ def forked(env: dict[str, str]) -> Callable[[], int]:
 def main() -> int:
     channel = Channel()
     commands = os.fdopen(int(os.environ.pop("ROPECHECK_COMMANDS")), "rb")
-    import torch
-
-    torch.set_num_threads(1)
+    prepare_checking_process()  # done already in a fork; in a new interpreter, here
     channel.emit({"event": "ready", "pid": os.getpid()})
     fn: Callable | None = None
     for line in commands:
