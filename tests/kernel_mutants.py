@@ -249,13 +249,17 @@ _VLLM_MAX_POSITION = 131072
 _VLLM_CACHE: dict = {}
 
 
-def _vllm_cos_sin_cache(config, device) -> torch.Tensor:
-    """vLLM's ``cos_sin_cache``: (max_position, rotary_dim) float32, ``[cos | sin]`` per
-    row, angles formed in float64. One entry kept, keyed on everything it depends on."""
-    key = (config.base, config.rotary_dim, str(device))
+def _vllm_cos_sin_cache(config, device, needed: int = _VLLM_MAX_POSITION) -> torch.Tensor:
+    """vLLM's ``cos_sin_cache``: (rows, rotary_dim) float32, ``[cos | sin]`` per row, angles
+    formed in float64, rows the next power of two at or above ``needed`` (at least 8192,
+    at most ``_VLLM_MAX_POSITION``): row m is the same whatever the table's length, and a
+    short table is built in a sixteenth of the time. One entry kept, keyed on everything
+    it depends on."""
+    rows = min(_VLLM_MAX_POSITION, max(8192, 1 << max(0, needed - 1).bit_length()))
+    key = (config.base, config.rotary_dim, str(device), rows)
     cache = _VLLM_CACHE.get(key)
     if cache is None:
-        t = torch.arange(_VLLM_MAX_POSITION, dtype=torch.float64, device=device)
+        t = torch.arange(rows, dtype=torch.float64, device=device)
         freqs = torch.outer(t, inv_freq64(config.base, config.rotary_dim, device))
         cache = torch.cat((freqs.cos(), freqs.sin()), dim=-1).to(torch.float32)
         _VLLM_CACHE.clear()
@@ -271,8 +275,9 @@ def packed_qk_vllm_cache(q, k, positions, config, *, cu_seqlens):
     q: (total_tokens, q_heads, head_dim); k: (total_tokens, kv_heads, head_dim);
     positions: (total_tokens,) int64 below 131072. Returns (q_out, k_out).
     """
-    cache = _vllm_cos_sin_cache(config, q.device)
-    cos_sin = cache.index_select(0, positions.flatten())
+    flat = positions.flatten()
+    cache = _vllm_cos_sin_cache(config, q.device, int(flat.max()) + 1 if flat.numel() else 1)
+    cos_sin = cache.index_select(0, flat)
     cos, sin = cos_sin.chunk(2, dim=-1)  # (total_tokens, rotary_dim // 2)
     cos, sin = cos[:, None, :], sin[:, None, :]
     return (rotate(q, cos, sin, config.rotary_dim, config.pairing),

@@ -78,7 +78,7 @@ def test_identify_and_bench_contain_import_attacks_too(tmp_path, kind):
     _, attr, _ = IMPORT_ATTACKS[kind]
     proc = ropecheck("identify", f"{kind}_mod:{attr}", "--timeout", "5", cwd=tmp_path)
     assert proc.returncode == 2 and f"'{kind}_mod:{attr}'" in proc.stderr, proc.stdout + proc.stderr
-    proc = ropecheck("bench", spec, "--quick", "--out", tmp_path / "b.csv", cwd=tmp_path)
+    proc = ropecheck("bench", spec, "--quick", "--timeout", "5", "--out", tmp_path / "b.csv", cwd=tmp_path)
     assert proc.returncode == 2 and f"{spec}: key 'callable'" in proc.stderr, proc.stdout + proc.stderr
 
 
