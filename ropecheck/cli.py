@@ -238,7 +238,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     targets = _resolve(args.targets)
     if not any(not s.missing_requirements() and args.device in s.devices for s, _ in targets):
         raise UsageError("no target can run on this device here (missing requirements or device not claimed)")
-    _preload(targets, None)
+    _preload(targets, args.timeout)  # the import gets the same limits as the timing
     passes = ["fwd"] if args.quick else ["fwd", "fwd+bwd"]
     stop = Stop()
     try:
