@@ -318,7 +318,7 @@ def _failed(prop: Property, failure: PropertyFailed, spec_ref: str, device: str)
     detail = f"; {failure.detail}" if failure.detail else ""
     return PropertyResult(
         prop.name, "failed", message=failure.full_cause(),
-        counterexample=f"{case.summary()}{detail}; tolerance model: ropecheck.tolerance (see README)",
+        counterexample=f"{case.summary()}{detail}; tolerance model: ropecheck.tolerance (docs/tolerance.md)",
         device=device, worst_ratio=failure.ratio, reproduce=repro_line(spec_ref, prop.name, device, case))
 
 

@@ -16,7 +16,7 @@ judged is the kernel (and its backward): Liger computes in the table's dtype.
 Liger makes q and k contiguous in their physical (batch, seq, heads, head_dim) layout and
 rotates that storage in place: separate contiguous q and k are overwritten (the spec says
 ``inplace = true``); views into a fused qkv buffer are copied first. Its backward rotates
-the incoming gradient in place as well (see the README's findings).
+the incoming gradient in place as well (docs/findings.md).
 
 On CPU tensors the kernel runs under Triton's interpreter (``_kernels.import_for``).
 ``liger_kernel`` and triton are imported only when ``rope`` is called.

@@ -1,5 +1,5 @@
 """How long `ropecheck verify` takes with the ci profile (benchmarks, not timed tests: they
-record figures for the README and assert only the verdicts). Run with ``tox -e bench-verify``.
+record figures for docs/benchmarks.md and assert only the verdicts). Run with ``tox -e bench-verify``.
 
 - one built-in implementation, the whole command (``verify half-split``), and the five
   built-ins in one command (target: at most 2.5x the first on 2 cores);
