@@ -21,7 +21,7 @@ from ropecheck.tolerance import DTYPES
 
 DEVICES = ("cpu", "cuda")
 MULTI_AXIS = ("mrope", "axial")
-"""``multi_axis`` values: Qwen2-VL's M-RoPE sections, seed 000's axial form (``ropecheck.scaling``)."""
+"""``multi_axis`` values: Qwen2-VL's M-RoPE sections, the axial form (one position axis per pair, cycling) (``ropecheck.scaling``)."""
 MAX_SUPPORTED_POSITION = 2**53
 MAX_BASE = 1e38
 """The largest base a spec may pin: float32 (where nearly all code forms base**e) holds it."""

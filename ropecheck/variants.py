@@ -70,7 +70,7 @@ def rotate_every_two(x: torch.Tensor) -> torch.Tensor:
 
 
 def sparse_elementwise(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
-    """Seed 000's efficient form ``x * cos + rotate_every_two(x) * sin`` (interleaved pairs).
+    """The efficient elementwise form ``x * cos + rotate_every_two(x) * sin`` (interleaved pairs).
 
     cos/sin are (cos m t0, cos m t0, cos m t1, cos m t1, ...) of shape (b, s, 1, rotary_dim).
     """

@@ -106,8 +106,8 @@ def correct_inplace(x, positions, config):
 # ---------------------------------------------------------------- mutants: the maths
 
 
-def seed_003_base_1000(x, positions, config):
-    """The seed's slip: theta = 1000.0 hard-coded."""
+def hardcoded_base_1000(x, positions, config):
+    """A slip from a blog post's code: theta = 1000.0 hard-coded instead of the config's base."""
     return hf_style(x, positions, config, base=1000.0)
 
 

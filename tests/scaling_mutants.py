@@ -123,7 +123,7 @@ def _rope(mutation="", length_from_seq=False, axis_mutation=""):
     def rope(x, positions, config):
         length = positions.shape[1] if length_from_seq else None
         theta, af = inv_freq_and_factor(config, positions, x.device, length=length, mutation=mutation)
-        if config.scaling and "axes" in config.scaling:  # seed 000's axial form: frequency per group
+        if config.scaling and "axes" in config.scaling:  # the axial form: frequency per group
             a = config.scaling["axes"]
             theta = _ladder(config.base, config.rotary_dim // a, x.device).repeat_interleave(a)
         return _apply(x, positions, config, theta, af, axis_mutation)

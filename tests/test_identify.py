@@ -64,7 +64,7 @@ def test_builtin_variants(name):
 
 
 def test_base_1000_mutant():
-    assert_convention(fit(mutants.seed_003_base_1000), "half_split", 1000.0, 64)
+    assert_convention(fit(mutants.hardcoded_base_1000), "half_split", 1000.0, 64)
 
 
 @pytest.mark.parametrize("fn, offset", [

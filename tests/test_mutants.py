@@ -55,8 +55,8 @@ def test_correct_implementations_conform(fn, overrides):
 
 # (mutant, spec overrides, the property that must fail, words its message must contain)
 MUTANTS = [
-    ("seed_003_base_1000", {}, "oracle_agreement", "uses base 1000"),
-    ("seed_003_base_1000", {"base": 10000.0}, "oracle_agreement", "uses base 1000"),
+    ("hardcoded_base_1000", {}, "oracle_agreement", "uses base 1000"),
+    ("hardcoded_base_1000", {"base": 10000.0}, "oracle_agreement", "uses base 1000"),
     ("wrong_direction", {}, "oracle_agreement", "rotates the wrong way"),
     ("interleaved_labelled_half_split", {}, "oracle_agreement", "uses pairing 'interleaved'"),
     ("off_by_one", {}, "oracle_agreement", "positions off by +1"),

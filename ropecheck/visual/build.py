@@ -70,7 +70,7 @@ def decay_section(folder: Path, machine: str) -> Section:
     r = np.concatenate([[0.0], np.unique(np.logspace(0, 4, 1500).round())])
     curves = {(d, b): (r, data.decay_bound(r, d, b)) for d in DECAY_DIMS for b in DECAY_BASES}
     path = figures.decay(curves, folder)
-    return Section("decay", "Long-term decay (seed 000)", [
+    return Section("decay", "Long-term decay", [
         Text("RoFormer's bound: |q^T R_(n−m) k| ≤ (max_j |h_j − h_(j+1)|) Σ_j |S_j| with "
              "S_j = Σ_(k<j) exp(i (n−m) θ_k), θ_k = base^(−2k/d). The curves show Σ_j |S_j| divided by its "
              "value at distance 0, for head dims 64, 128, 256 and bases 10000 and 500000."),
@@ -83,7 +83,7 @@ def attention_section(folder: Path, machine: str) -> Section:
     probs = data.attention_example()
     p1 = figures.attention(probs, data.SENTENCE, folder)
     p2 = figures.toeplitz(data.repeated_vector_scores(), folder)
-    return Section("attention", "Attention heatmaps (seed 001)", [
+    return Section("attention", "Attention heatmaps", [
         Text(f"The sentence \"{' '.join(data.SENTENCE)}\", one seeded random embedding per word, seeded random "
              "q/k projections (4 heads × 32 dims), RoPE by the float64 oracle (half-split, base 10000) on q and k, "
              "softmax(q k^T / √32) per head. Nothing is trained: the pattern is the embeddings' and RoPE's."),
@@ -98,7 +98,7 @@ def attention_section(folder: Path, machine: str) -> Section:
 def rotation_section(folder: Path, machine: str) -> Section:
     thetas = data.rotation_frequencies()
     path = figures.rotation((0.8, 0.45), thetas, folder)
-    return Section("rotation", "The rotation (seed 000)", [
+    return Section("rotation", "The rotation", [
         Text("One pair (x_2i, x_2i+1) = (0.8, 0.45) of a head_dim-8 vector rotated by mθ_i for positions "
              f"m = 0..7: θ_0 = 1 rad (fast) and θ_1 = 10000^(−2/8) = {thetas[1]:.3g} rad (slow). The length "
              "never changes; only the angle carries the position."),

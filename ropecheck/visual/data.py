@@ -173,7 +173,7 @@ def horizon_table(sweep: pd.DataFrame) -> pd.DataFrame:
                                        "max_ratio", "max_error"])
 
 
-# ---------------------------------------------------------------- long-term decay (seed 000)
+# ---------------------------------------------------------------- long-term decay
 
 def decay_bound(distances, head_dim: int, base: float) -> np.ndarray:
     """RoFormer's relative upper bound of |q^T R_r k| against relative distance r:
@@ -186,7 +186,7 @@ def decay_bound(distances, head_dim: int, base: float) -> np.ndarray:
     return np.abs(partial).sum(axis=1) / (half * (half + 1) / 2)
 
 
-# ---------------------------------------------------------------- attention example (seed 001)
+# ---------------------------------------------------------------- attention example
 
 SENTENCE = "the quick brown fox jumps over the lazy dog".split()
 
