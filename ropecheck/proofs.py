@@ -36,7 +36,6 @@ the Abel-summation bound) and imports no other ropecheck module.
 
 from __future__ import annotations
 
-import contextvars
 import random
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -46,6 +45,7 @@ import sympy as sp
 
 __all__ = [
     "Proof",
+    "Verdict",
     "ProofResult",
     "PROOFS",
     "run_proof",
@@ -101,11 +101,29 @@ CONCRETE_DIMS: tuple[int, ...] = (2, 4, 6, 8)
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """What a decision procedure concluded: ``holds``, or the reason it could not show it.
+
+    Truthy iff ``holds``, so ``equal(x, y) and equal(u, v)`` yields the first
+    failing verdict together with its reason.
+    """
+
+    holds: bool
+    reason: str = ""  # "" when it holds; the residual that was not reduced to 0 otherwise
+
+    def __bool__(self) -> Verdict:
+        return self.holds
+
+
+HOLDS = Verdict(True)
+
+
+@dataclass(frozen=True)
 class Proof:
     name: str  # short snake_case id, e.g. "relative_position_2x2"
     statement: str  # human readable, e.g. "R(a)^T R(b) = R(b - a)"
     method: str  # how it is proved
-    check: Callable[[], bool]  # True when SymPy proves it; False when it cannot
+    check: Callable[[], Verdict | bool]  # holds when SymPy proves it; the reason when it cannot
 
 
 @dataclass(frozen=True)
@@ -120,19 +138,6 @@ class ProofResult:
 # ---------------------------------------------------------------------------
 # Decision procedure
 # ---------------------------------------------------------------------------
-
-# The first residual that could not be reduced during the current check.  Set
-# by is_zero_matrix, read by run_proof (a ContextVar so that concurrent runs
-# do not see each other's residuals).
-_RESIDUAL: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "ropecheck_proofs_residual", default=None
-)
-
-
-def _record_residual(text: str) -> None:
-    if _RESIDUAL.get() is None:
-        _RESIDUAL.set(text)
-
 
 def _rewrite_exp_i(e: sp.Expr) -> sp.Expr:
     """exp(I*t) -> cos(t) + I*sin(t) when t is known to be real."""
@@ -214,39 +219,38 @@ def _entries(expr) -> list[tuple[str, sp.Expr]]:
     return [("", sp.sympify(expr))]
 
 
-def is_zero_matrix(expr) -> bool:
-    """True iff every entry of ``expr`` (matrix or scalar) is provably 0.
+def is_zero_matrix(expr) -> Verdict:
+    """Holds iff every entry of ``expr`` (matrix or scalar) is provably 0.
 
-    False when some entry does not reduce to 0; the first such residual is
-    recorded for :func:`run_proof`.  Exceptions propagate.
+    Otherwise the reason names the first entry that does not reduce to 0 and
+    its residual.  Exceptions propagate.
     """
     for where, entry in _entries(expr):
         residual = _normal_form(entry)
         if residual != 0:
-            _record_residual(f"entry{where}: {residual}")
-            return False
-    return True
+            return Verdict(False, f"entry{where}: {residual}")
+    return HOLDS
 
 
-def equal(lhs, rhs) -> bool:
-    """``is_zero_matrix(lhs - rhs)``; False on a shape mismatch."""
+def equal(lhs, rhs) -> Verdict:
+    """``is_zero_matrix(lhs - rhs)``; fails on a shape mismatch."""
     lm = isinstance(lhs, sp.MatrixBase)
     rm = isinstance(rhs, sp.MatrixBase)
     if lm != rm or (lm and lhs.shape != rhs.shape):
-        _record_residual(
+        return Verdict(
+            False,
             f"shape mismatch: {getattr(lhs, 'shape', 'scalar')} vs "
-            f"{getattr(rhs, 'shape', 'scalar')}"
+            f"{getattr(rhs, 'shape', 'scalar')}",
         )
-        return False
     return is_zero_matrix(lhs - rhs)
 
 
-def _all(checks: Iterable[bool]) -> bool:
-    """Short-circuit conjunction that keeps the first residual."""
-    for ok in checks:
-        if not ok:
-            return False
-    return True
+def _all(verdicts: Iterable[Verdict]) -> Verdict:
+    """Short-circuit conjunction: the first verdict that fails, else HOLDS."""
+    for verdict in verdicts:
+        if not verdict:
+            return verdict
+    return HOLDS
 
 
 # ---------------------------------------------------------------------------
@@ -342,11 +346,11 @@ def _vec(name: str, d: int) -> sp.Matrix:
 # ---------------------------------------------------------------------------
 
 
-def _relative_2x2() -> bool:
+def _relative_2x2() -> Verdict:
     return equal(rotation(a).T * rotation(b), rotation(b - a))
 
 
-def _relative_block() -> bool:
+def _relative_block() -> Verdict:
     def one(d):
         th = _thetas(d // 2)
         return equal(
@@ -356,7 +360,7 @@ def _relative_block() -> bool:
     return _relative_2x2() and _all(one(d) for d in CONCRETE_DIMS)
 
 
-def _orthogonality() -> bool:
+def _orthogonality() -> Verdict:
     def one(d):
         R = block_rotation(m, _thetas(d // 2))
         return equal(R.T * R, sp.eye(d)) and equal(R * R.T, sp.eye(d))
@@ -366,14 +370,14 @@ def _orthogonality() -> bool:
     )
 
 
-def _determinant() -> bool:
+def _determinant() -> Verdict:
     def one(d):
         return equal(block_rotation(m, _thetas(d // 2)).det(method="berkowitz"), 1)
 
     return equal(rotation(a).det(), 1) and _all(one(d) for d in CONCRETE_DIMS)
 
 
-def _norm_preservation() -> bool:
+def _norm_preservation() -> Verdict:
     def one(d):
         x = _vec("x", d)
         y = block_rotation(m, _thetas(d // 2)) * x
@@ -385,7 +389,7 @@ def _norm_preservation() -> bool:
     )
 
 
-def _composition() -> bool:
+def _composition() -> Verdict:
     def one(d):
         th = _thetas(d // 2)
         return equal(block_rotation(m, th) * block_rotation(n, th), block_rotation(m + n, th))
@@ -395,17 +399,17 @@ def _composition() -> bool:
     )
 
 
-def _commutation() -> bool:
+def _commutation() -> Verdict:
     return equal(rotation(a) * rotation(b), rotation(b) * rotation(a))
 
 
-def _identity_at_zero() -> bool:
+def _identity_at_zero() -> Verdict:
     return equal(rotation(0), sp.eye(2)) and _all(
         equal(block_rotation(0, _thetas(d // 2)), sp.eye(d)) for d in CONCRETE_DIMS
     )
 
 
-def _inverse_is_transpose() -> bool:
+def _inverse_is_transpose() -> Verdict:
     def one(d):
         th = _thetas(d // 2)
         R = block_rotation(m, th)
@@ -414,11 +418,11 @@ def _inverse_is_transpose() -> bool:
     return equal(rotation(-a), rotation(a).T) and _all(one(d) for d in CONCRETE_DIMS)
 
 
-def _periodicity() -> bool:
+def _periodicity() -> Verdict:
     return equal(rotation(a + 2 * sp.pi), rotation(a))
 
 
-def _complex_equals_matrix() -> bool:
+def _complex_equals_matrix() -> Verdict:
     x0, x1 = sp.symbols("x0 x1", real=True)
     z = sp.expand((x0 + sp.I * x1) * sp.exp(sp.I * a), complex=True)
     re_part, im_part = z.as_real_imag()
@@ -426,32 +430,30 @@ def _complex_equals_matrix() -> bool:
     return equal(sp.Matrix([re_part, im_part]), y)
 
 
-def sparse_identity_holds(d: int, rotate=rotate_pairs) -> bool:
+def sparse_identity_holds(d: int, rotate=rotate_pairs) -> Verdict:
     """sparse_form(x, m, θ, rotate) == block_rotation(m, θ) x for dimension d."""
     th = _thetas(d // 2)
     x = _vec("x", d)
     return equal(sparse_form(x, m, th, rotate), block_rotation(m, th) * x)
 
 
-def _sparse_equals_matrix() -> bool:
+def _sparse_equals_matrix() -> Verdict:
     return _all(sparse_identity_holds(d) for d in CONCRETE_DIMS)
 
 
-def _is_permutation_matrix(P: sp.Matrix) -> bool:
+def _is_permutation_matrix(P: sp.Matrix) -> Verdict:
     if not all(v in (0, 1) for v in P):
-        _record_residual("permutation has entries other than 0/1")
-        return False
+        return Verdict(False, "permutation has entries other than 0/1")
     d = P.rows
     ones_ok = all(sum(P.row(i)) == 1 for i in range(d)) and all(
         sum(P.col(j)) == 1 for j in range(d)
     )
     if not ones_ok:
-        _record_residual("permutation does not have exactly one 1 per row/column")
-        return False
+        return Verdict(False, "permutation does not have exactly one 1 per row/column")
     return equal(P * P.T, sp.eye(d)) and equal(P.T * P, sp.eye(d))
 
 
-def half_split_identity_holds(d: int, perm: sp.Matrix | None = None) -> bool:
+def half_split_identity_holds(d: int, perm: sp.Matrix | None = None) -> Verdict:
     """half_split_form(x) == P R_interleaved(m) P^T x, P permutation (default: the real one)."""
     P = half_split_permutation(d) if perm is None else perm
     th = _thetas(d // 2)
@@ -461,7 +463,7 @@ def half_split_identity_holds(d: int, perm: sp.Matrix | None = None) -> bool:
     )
 
 
-def _half_split_is_permuted_interleaved() -> bool:
+def _half_split_is_permuted_interleaved() -> Verdict:
     def layout(d):
         # The permutation maps an interleaved vector into half-split layout.
         x = _vec("x", d)
@@ -472,7 +474,7 @@ def _half_split_is_permuted_interleaved() -> bool:
     return _all(layout(d) and half_split_identity_holds(d) for d in CONCRETE_DIMS)
 
 
-def _half_split_relative() -> bool:
+def _half_split_relative() -> Verdict:
     def one(d):
         th = _thetas(d // 2)
         P = half_split_permutation(d)
@@ -482,7 +484,7 @@ def _half_split_relative() -> bool:
     return _all(one(d) for d in CONCRETE_DIMS)
 
 
-def _attention_relative() -> bool:
+def _attention_relative() -> Verdict:
     def one(d):
         th = _thetas(d // 2)
         q, k = _vec("q", d), _vec("k", d)
@@ -493,7 +495,7 @@ def _attention_relative() -> bool:
     return _all(one(d) for d in CONCRETE_DIMS)
 
 
-def _attention_complex_form() -> bool:
+def _attention_complex_form() -> Verdict:
     """(R_m q)^T (R_n k) = Re Σ_i q_[i] conj(k_[i]) e^{i(m-n)θ_i}  (RoFormer eq. 16)."""
 
     def one(d):
@@ -514,7 +516,7 @@ def _attention_complex_form() -> bool:
     return _all(one(d) for d in CONCRETE_DIMS)
 
 
-def _two_axis_relative() -> bool:
+def _two_axis_relative() -> Verdict:
     def one(d):
         th = _thetas(d // 4)
         return equal(
@@ -525,7 +527,7 @@ def _two_axis_relative() -> bool:
     return _all(one(d) for d in (4, 8, 12))
 
 
-def abel_identity_holds(pairs: int, sign: int = -1, exponential: bool = False) -> bool:
+def abel_identity_holds(pairs: int, sign: int = -1, exponential: bool = False) -> Verdict:
     """Σ_{i<N} h_i z_i = sign * Σ_{i<N} S_{i+1}(h_{i+1} - h_i), h_N = 0, S_j = Σ_{k<j} z_k.
 
     The true identity (RoFormer §3.4.3, eq. 36) has sign = -1.  With
@@ -543,7 +545,7 @@ def abel_identity_holds(pairs: int, sign: int = -1, exponential: bool = False) -
     return equal(lhs, rhs)
 
 
-def _abel_summation_decay() -> bool:
+def _abel_summation_decay() -> Verdict:
     return _all(abel_identity_holds(N) for N in range(1, 7)) and _all(
         abel_identity_holds(N, exponential=True) for N in range(1, 4)
     )
@@ -551,7 +553,7 @@ def _abel_summation_decay() -> bool:
 
 def abel_bound_holds_numerically(
     pairs: int = 8, samples: int = 20, seed: int = 0, base: float = 10000.0
-) -> bool:
+) -> Verdict:
     """Numerical sanity check (mpmath) of the bound that follows from the identity:
 
     |Σ h_i e^{i(m-n)θ_i}| <= (max_i |h_{i+1} - h_i|) Σ_i |S_{i+1}|,  θ_i = base^{-2i/d}.
@@ -606,19 +608,19 @@ _mu, _mu_all = sp.symbols("mscale mscale_all_dim", positive=True)
 _mt, _mh, _mw, _nt, _nh, _nw = sp.symbols("m_t m_h m_w n_t n_h n_w", real=True)
 
 
-def simplifies_to_zero(expr) -> bool:
-    """True iff ``expr`` is reduced to exactly 0 by SymPy equivalence rewrites.
+def simplifies_to_zero(expr) -> Verdict:
+    """Holds iff ``expr`` is reduced to exactly 0 by SymPy equivalence rewrites.
 
     Tried in turn: ``expand``; ``powsimp(expand_power_base(.))`` then
     ``expand``; ``simplify``; ``simplify(expand_log(.))``.  None uses
     ``force=True``, so each step is an identity under the symbols' declared
     assumptions (positive bases make ``(x*y)**e = x**e * y**e`` and
-    ``(x**p)**q = x**(p*q)`` valid).  Otherwise the simplest residual is
-    recorded and False returned.
+    ``(x**p)**q = x**(p*q)`` valid).  Otherwise the reason is the simplest
+    residual reached.
     """
     e = sp.sympify(expr)
     if e == 0:
-        return True
+        return HOLDS
     attempts = (
         sp.expand,
         lambda x: sp.expand(sp.powsimp(sp.expand_power_base(x))),
@@ -629,11 +631,10 @@ def simplifies_to_zero(expr) -> bool:
     for step in attempts:
         r = step(e)
         if r == 0:
-            return True
+            return HOLDS
         if sp.count_ops(r) < sp.count_ops(best):
             best = r
-    _record_residual(f"scalar: {best}")
-    return False
+    return Verdict(False, f"scalar: {best}")
 
 
 def pair_inv_freq(base, i, d):
@@ -644,7 +645,7 @@ def pair_inv_freq(base, i, d):
 # --- linear (position interpolation) --------------------------------------
 
 
-def linear_scaling_holds(d: int, divide: bool = True) -> bool:
+def linear_scaling_holds(d: int, divide: bool = True) -> Verdict:
     """HF "linear": inv_freq θ_i/s is position interpolation m -> m/s.
 
     block_rotation(m, θ/s) = block_rotation(m/s, θ) and, under the scaled
@@ -659,7 +660,7 @@ def linear_scaling_holds(d: int, divide: bool = True) -> bool:
     )
 
 
-def _linear_scaling() -> bool:
+def _linear_scaling() -> Verdict:
     return _all(linear_scaling_holds(d) for d in CONCRETE_DIMS)
 
 
@@ -670,7 +671,7 @@ def _ntk_default_exponent(d):
     return d / (d - 2)
 
 
-def ntk_ends_hold(exponent: Callable | None = None) -> bool:
+def ntk_ends_hold(exponent: Callable | None = None) -> Verdict:
     """Static NTK base b' = b·s^(e(d)), e(d) = d/(d−2) by default.
 
     Checks θ'_0 = θ_0 = 1 and θ'_(d/2−1) = θ_(d/2−1)/s for symbolic d > 2
@@ -688,7 +689,7 @@ def ntk_ends_hold(exponent: Callable | None = None) -> bool:
     return ends(_delta + 2) and _all(ends(sp.Integer(d)) for d in SCALING_DIMS)
 
 
-def _ntk_per_pair() -> bool:
+def _ntk_per_pair() -> Verdict:
     """θ'_i = θ_i · s^(−2i/(d−2)) for symbolic i, symbolic d > 2 and concrete d."""
 
     def one(d):
@@ -700,7 +701,7 @@ def _ntk_per_pair() -> bool:
     return one(_delta + 2) and _all(one(sp.Integer(d)) for d in SCALING_DIMS)
 
 
-def _ntk_keeps_highest() -> bool:
+def _ntk_keeps_highest() -> Verdict:
     return ntk_ends_hold() and _ntk_per_pair()
 
 
@@ -713,7 +714,7 @@ def dynamic_ntk_factor(L, shift: bool = True):
     return g - (_s - 1) if shift else g
 
 
-def dynamic_ntk_holds(shift: bool = True) -> bool:
+def dynamic_ntk_holds(shift: bool = True) -> Verdict:
     """b'(L) = b·g(L)^(d/(d−2)): b'(L0) = b; g((2s−1)L0/s) = s, so b' there = b·s^(d/(d−2))."""
     d = _delta + 2
     base_at = lambda L: _base * dynamic_ntk_factor(L, shift) ** (d / (d - 2))  # noqa: E731
@@ -735,7 +736,7 @@ def yarn_blend(theta, r, swapped: bool = False):
     return theta / _s * r + theta * (1 - r)
 
 
-def yarn_ramp_holds(swapped: bool = False) -> bool:
+def yarn_ramp_holds(swapped: bool = False) -> Verdict:
     """Ends and continuity of the YaRN blend with r_i = clamp((i−low)/(high−low), 0, 1).
 
     r = 0 gives θ, r = 1 gives θ/s; the linear piece at i = low (i = high)
@@ -768,7 +769,7 @@ def yarn_correction_dim(n_rot, d, base, L0):
     return d * sp.log(L0 / (n_rot * 2 * sp.pi)) / (2 * sp.log(base))
 
 
-def yarn_correction_dim_holds(correction_dim: Callable | None = None) -> bool:
+def yarn_correction_dim_holds(correction_dim: Callable | None = None) -> Verdict:
     """θ_i·L0/(2π) = n_rot at i = correction_dim(n_rot, d, b, L0), symbolic d > 2 and concrete d."""
     correction_dim = correction_dim or yarn_correction_dim
 
@@ -779,7 +780,7 @@ def yarn_correction_dim_holds(correction_dim: Callable | None = None) -> bool:
     return one(_delta + 2) and _all(one(sp.Integer(d)) for d in SCALING_DIMS)
 
 
-def _yarn_ramp() -> bool:
+def _yarn_ramp() -> Verdict:
     return yarn_ramp_holds() and yarn_correction_dim_holds()
 
 
@@ -821,7 +822,7 @@ def _layout_rotation(d: int, thetas: Sequence, layout: str) -> Callable:
 
 def yarn_scaled_embedding_holds(
     d: int, scale_cos: bool = True, scale_sin: bool = True, layout: str = "interleaved"
-) -> bool:
+) -> Verdict:
     """yarn_scaled_embed(x, m) = a·R_m x (R = block_rotation, or P R Pᵀ for half-split)."""
     th = _thetas(d // 2)
     x = _vec("x", d)
@@ -831,7 +832,7 @@ def yarn_scaled_embedding_holds(
 
 def yarn_scaled_scores_hold(
     d: int, scale_cos: bool = True, scale_sin: bool = True, layout: str = "interleaved"
-) -> bool:
+) -> Verdict:
     """embed(q, m)ᵀ embed(k, n) = a²·qᵀR_(n−m)k for the scaled cos/sin embedding."""
     th = _thetas(d // 2)
     q, k = _vec("q", d), _vec("k", d)
@@ -845,7 +846,7 @@ def yarn_mscale(s, mscale=1):
     return sp.Rational(1, 10) * mscale * sp.log(s) + 1
 
 
-def _yarn_attention_factor() -> bool:
+def _yarn_attention_factor() -> Verdict:
     return (
         _all(
             yarn_scaled_embedding_holds(d) and yarn_scaled_scores_hold(d) for d in CONCRETE_DIMS
@@ -877,7 +878,7 @@ def llama3_smoothed_inv_freq(wavelen, swapped: bool = False):
     return (1 - sm) * theta / _s + sm * theta
 
 
-def llama3_bands_hold(swapped: bool = False) -> bool:
+def llama3_bands_hold(swapped: bool = False) -> Verdict:
     """Smooth band meets θ at λ = L0/hf and θ/s at λ = L0/lf (θ = 2π/λ)."""
     theta = lambda lam: 2 * sp.pi / lam  # noqa: E731
     at_high = _L0 / _hf  # high_freq_wavelen
@@ -890,7 +891,7 @@ def llama3_bands_hold(swapped: bool = False) -> bool:
 # --- LongRoPE -------------------------------------------------------------
 
 
-def longrope_holds(d: int, divide: bool = True) -> bool:
+def longrope_holds(d: int, divide: bool = True) -> Verdict:
     """θ'_i = θ_i/f_i: pair i is linear interpolation m -> m/f_i, and R'_mᵀR'_n = R'_(n−m).
 
     ``divide=False`` is the bug θ_i·f_i.
@@ -903,7 +904,7 @@ def longrope_holds(d: int, divide: bool = True) -> bool:
     return equal(R(m), per_pair) and equal(R(m).T * R(n), R(n - m))
 
 
-def _longrope() -> bool:
+def _longrope() -> Verdict:
     return _all(longrope_holds(d) for d in CONCRETE_DIMS) and simplifies_to_zero(
         sp.sqrt(1 + sp.log(_s) / sp.log(_L0)).subs(_s, 1) - 1
     )
@@ -950,7 +951,7 @@ MROPE_CASES: tuple[tuple[int, tuple[int, ...]], ...] = (
 
 def mrope_relative_holds(
     sections: Sequence[int], position_axis: Callable[[int], int] | None = None
-) -> bool:
+) -> Verdict:
     """R(m_t,m_h,m_w)ᵀR(n_t,n_h,n_w) = R_spec(n_t−m_t, n_h−m_h, n_w−m_w).
 
     The left side uses ``position_axis`` (the implementation under test), the
@@ -964,7 +965,7 @@ def mrope_relative_holds(
     )
 
 
-def mrope_text_reduces_holds(sections: Sequence[int], restart_per_section: bool = False) -> bool:
+def mrope_text_reduces_holds(sections: Sequence[int], restart_per_section: bool = False) -> Verdict:
     """R(m, m, m) = block_rotation(m, θ) (text tokens get ordinary 1-D RoPE)."""
     th = _thetas(sum(sections))
     return equal(
@@ -973,7 +974,7 @@ def mrope_text_reduces_holds(sections: Sequence[int], restart_per_section: bool 
     )
 
 
-def _mrope() -> bool:
+def _mrope() -> Verdict:
     return _all(
         mrope_relative_holds(sec) and mrope_text_reduces_holds(sec) for _d, sec in MROPE_CASES
     )
@@ -990,7 +991,7 @@ def three_axis_rotation(m1_, m2_, m3_, thetas: Sequence) -> sp.Matrix:
     return sp.diag(*blocks)
 
 
-def _three_axis_relative() -> bool:
+def _three_axis_relative() -> Verdict:
     def one(d):
         th = _thetas(d // 6)
         return equal(
@@ -1205,28 +1206,23 @@ PROOFS: tuple[Proof, ...] = (
 
 def run_proof(proof: Proof) -> ProofResult:
     """Run one proof; never raises (exceptions become status "error")."""
-    token = _RESIDUAL.set(None)
     try:
-        try:
-            ok = proof.check()
-        except Exception as exc:  # noqa: BLE001 -- reported, never counted as proved
-            return ProofResult(
-                proof.name,
-                proof.statement,
-                proof.method,
-                "error",
-                f"{type(exc).__name__}: {exc}",
-            )
-        if ok is True:
-            return ProofResult(proof.name, proof.statement, proof.method, "proved", "")
-        residual = _RESIDUAL.get()
-        if ok is not False:
-            detail = f"check returned {ok!r}, not a bool"
-        else:
-            detail = residual or "check returned False"
-        return ProofResult(proof.name, proof.statement, proof.method, "failed", detail)
-    finally:
-        _RESIDUAL.reset(token)
+        outcome = proof.check()
+    except Exception as exc:  # noqa: BLE001 -- reported, never counted as proved
+        return ProofResult(
+            proof.name, proof.statement, proof.method, "error", f"{type(exc).__name__}: {exc}"
+        )
+    if isinstance(outcome, Verdict):
+        holds, reason = outcome.holds is True, outcome.reason
+    else:
+        holds, reason = outcome is True, ""
+    if holds:
+        return ProofResult(proof.name, proof.statement, proof.method, "proved", "")
+    if isinstance(outcome, Verdict) or outcome is False:
+        detail = reason or "check returned False"
+    else:
+        detail = f"check returned {outcome!r}, not a bool"
+    return ProofResult(proof.name, proof.statement, proof.method, "failed", detail)
 
 
 def prove_all(proofs: Iterable[Proof] = PROOFS) -> list[ProofResult]:
