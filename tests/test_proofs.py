@@ -3,6 +3,8 @@ decision procedure refuses false statements."""
 
 from __future__ import annotations
 
+import ast
+import pathlib
 import time
 
 import pytest
@@ -266,12 +268,47 @@ def test_abel_bound_numerically():
     )
 
 
+def _imports(path: pathlib.Path) -> set[str]:
+    """Modules imported by the file at ``path`` (relative imports as ".")."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add("." * node.level + (node.module or ""))
+    return names
+
+
+def _in_package(name: str) -> bool:
+    return name == "ropecheck.proofs" or name.startswith("ropecheck.proofs.")
+
+
 def test_module_does_not_import_torch_or_ropecheck_siblings():
-    source = open(proofs.__file__, encoding="utf-8").read()
-    assert "import torch" not in source, "proofs.py must stay pure SymPy"
-    assert "from ropecheck" not in source and "from ." not in source, (
-        "proofs.py must not import other ropecheck modules"
-    )
+    package = pathlib.Path(proofs.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        assert "import torch" not in source, f"proofs/{path.name} must stay pure SymPy"
+        imported = _imports(path)
+        siblings = {
+            n for n in imported
+            if n.startswith(".") or ((n == "ropecheck" or n.startswith("ropecheck.")) and not _in_package(n))
+        }
+        assert not siblings, f"proofs/{path.name} must not import other ropecheck modules: {siblings}"
+
+
+def test_package_modules_import_nothing_above_them():
+    allowed = {
+        "decide": set(),
+        "symbols": set(),
+        "catalogue": {"decide"},
+        "rotation": {"catalogue", "decide", "symbols"},
+        "scaling": {"catalogue", "decide", "symbols"},
+    }
+    package = pathlib.Path(proofs.__file__).parent
+    assert {p.stem for p in package.glob("*.py")} == set(allowed) | {"__init__"}, "a module without a layer"
+    for module, may_import in allowed.items():
+        inside = {n.removeprefix("ropecheck.proofs.") for n in _imports(package / f"{module}.py") if _in_package(n)}
+        assert inside <= may_import, f"proofs/{module}.py imports {sorted(inside - may_import)}"
 
 
 # --------------------------------------------------------------------------
