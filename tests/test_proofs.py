@@ -22,8 +22,8 @@ from ropecheck.proofs import (
     half_split_identity_holds,
     half_split_permutation,
     is_zero_matrix,
+    pairwise_quarter_turn,
     prove_all,
-    rotate_pairs,
     rotation,
     run_proof,
     sparse_identity_holds,
@@ -234,7 +234,7 @@ def test_non_permutation_is_rejected():
 @pytest.mark.parametrize("d", [2, 4, 6, 8])
 def test_sparse_wrong_rotate_sign_fails(d):
     def rotate_wrong_sign(x):
-        return -rotate_pairs(x)  # (x1, -x0, ...) instead of (-x1, x0, ...)
+        return -pairwise_quarter_turn(x)  # (x1, -x0, ...) instead of (-x1, x0, ...)
 
     assert sparse_identity_holds(d), f"correct sparse form not proved for d={d}"
     assert not sparse_identity_holds(d, rotate_wrong_sign), (

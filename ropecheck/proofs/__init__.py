@@ -78,8 +78,6 @@ from ropecheck.proofs.symbols import (
     two_axis_rotation,
 )
 
-rotate_pairs = pairwise_quarter_turn  # old name, kept until its importers move
-
 __all__ = [
     "Proof",
     "Verdict",
@@ -93,7 +91,6 @@ __all__ = [
     "block_rotation",
     "half_split_permutation",
     "pairwise_quarter_turn",
-    "rotate_pairs",
     "rotate_half",
     "sparse_form",
     "half_split_form",
