@@ -210,7 +210,10 @@ def equal(lhs, rhs) -> Verdict:
 
 
 def is_permutation_matrix(P: sp.Matrix) -> Verdict:
-    """Holds iff ``P`` (shape ``[d, d]``) has 0/1 entries, one 1 per row and column, and PPᵀ = PᵀP = I."""
+    """Holds iff ``P`` (shape ``[d, d]``) is a permutation matrix.
+
+    0/1 entries, exactly one 1 per row and per column, and PPᵀ = PᵀP = I.
+    """
     if not all(v in (0, 1) for v in P):
         return Verdict(False, "permutation has entries other than 0/1")
     d = P.rows

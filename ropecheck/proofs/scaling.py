@@ -71,8 +71,8 @@ __all__ = [
 
 LAWS = Catalogue()
 
-_NF = NORMAL_FORM_METHOD
-_DIMS = CONCRETE_DIMS_METHOD
+_NORMAL_FORM = NORMAL_FORM_METHOD  # method text: how equal() decides
+_CONCRETE_DIMS_TEXT = CONCRETE_DIMS_METHOD  # method text: where block laws are checked
 
 #: Concrete rotary dims at which laws quantified over the pair index are re-checked.
 SCALING_DIMS: tuple[int, ...] = (4, 8, 16, 64, 128)
@@ -85,8 +85,10 @@ MROPE_CASES: tuple[tuple[int, tuple[int, ...]], ...] = (
     (12, (2, 2, 2)),
 )
 
-# Positive reals: base b, factor s, original context L0, per-pair factors,
-# wavelength, llama3 low/high frequency factors, rotation counts; delta = d - 2.
+# The HF parameters as private symbols: positive base b, factor s, original
+# context L0, llama3 low/high frequency factors lf/hf, YaRN rotation count
+# n_rot, attention factor att and mscales; real pair index i and ramp ends
+# low/high; delta = d - 2 for a symbolic rotary dim.
 _base, _s, _L0 = sp.symbols("b s L0", positive=True)
 _delta = sp.Symbol("delta", positive=True)  # symbolic rotary dim d = delta + 2 > 2
 _lf, _hf, _nrot = sp.symbols("lf hf n_rot", positive=True)
@@ -125,7 +127,7 @@ def linear_scaling_holds(d: int, divide: bool = True) -> Verdict:
     name="linear_scaling_is_position_interpolation",
     statement="block_rotation(m, θ/s) = block_rotation(m/s, θ) and R'_mᵀR'_n = R_((n−m)/s) "
     "(HF linear: inv_freq /= s)",
-    method=f"{_NF}; {_DIMS}, positive symbolic s",
+    method=f"{_NORMAL_FORM}; {_CONCRETE_DIMS_TEXT}, positive symbolic s",
 )
 def _linear_scaling() -> Verdict:
     """Linear scaling is position interpolation, at every concrete dim."""
@@ -181,7 +183,7 @@ def _ntk_per_pair() -> Verdict:
     "(no force=True)",
 )
 def _ntk_keeps_highest() -> Verdict:
-    """Static NTK keeps the highest frequency, divides the lowest by s, and scales pair i by s^(−2i/(d−2))."""
+    """Static NTK keeps θ_0, divides θ_(d/2−1) by s, and scales θ_i by s^(−2i/(d−2))."""
     return ntk_ends_hold() and _ntk_per_pair()
 
 
@@ -360,11 +362,12 @@ def yarn_mscale(s, mscale=1):
     name="yarn_attention_factor_scales_scores_by_square",
     statement="x⊙(a·cos mθ) + rotate(x)⊙(a·sin mθ) = a·R_m x, so its scores are a²·qᵀR_(n−m)k; "
     "0.1·ln s + 1 = 1 at s = 1; (0.1·μ·ln s + 1)/(0.1·μ_all·ln s + 1) = 1 at μ = μ_all",
-    method=f"{_NF}; interleaved layout for {_DIMS}, half-split (HF rotate_half, P R Pᵀ) for "
-    f"d in (4,8), positive symbolic a; attention factors by simplifies_to_zero with exact 1/10",
+    method=f"{_NORMAL_FORM}; interleaved layout for {_CONCRETE_DIMS_TEXT}, half-split "
+    f"(HF rotate_half, P R Pᵀ) for d in (4,8), positive symbolic a; attention factors by "
+    f"simplifies_to_zero with exact 1/10",
 )
 def _yarn_attention_factor() -> Verdict:
-    """Scaling cos and sin by a scales the embedding by a and the scores by a²; mscale is 1 where it must be."""
+    """cos and sin scaled by a scale the embedding by a and the scores by a²; mscale is 1 at s = 1."""
     both_layouts = all_hold(
         yarn_scaled_embedding_holds(d) and yarn_scaled_scores_hold(d) for d in CONCRETE_DIMS
     ) and all_hold(
@@ -437,7 +440,8 @@ def longrope_holds(d: int, divide: bool = True) -> Verdict:
     name="longrope_is_per_pair_linear",
     statement="block_rotation(m, θ_i/f_i) = diag_i R((m/f_i)·θ_i), R'_mᵀR'_n = R'_(n−m); "
     "√(1 + ln s/ln L0) = 1 at s = 1",
-    method=f"{_NF}; {_DIMS}, positive symbolic f_i; attention factor by simplifies_to_zero",
+    method=f"{_NORMAL_FORM}; {_CONCRETE_DIMS_TEXT}, positive symbolic f_i; attention factor by "
+    "simplifies_to_zero",
 )
 def _longrope() -> Verdict:
     """LongRoPE is per-pair linear interpolation, and its attention factor is 1 at s = 1."""
@@ -482,7 +486,7 @@ def mrope_text_reduces_holds(sections: Sequence[int], restart_per_section: bool 
     name="mrope_relative_per_axis",
     statement="M-RoPE (3 axes t,h,w; section k rotated by m_k·θ_j): "
     "R(m_t,m_h,m_w)ᵀR(n_t,n_h,n_w) = R(n_t−m_t, n_h−m_h, n_w−m_w); R(m,m,m) = R_m (1-D)",
-    method=f"{_NF}; (d, sections) in (6,(1,1,1)), (12,(1,2,3)), (12,(2,2,2)), θ_j indexed over "
+    method=f"{_NORMAL_FORM}; (d, sections) in (6,(1,1,1)), (12,(1,2,3)), (12,(2,2,2)), θ_j indexed over "
     f"all d/2 pairs, symbolic θ_j and real positions",
 )
 def _mrope() -> Verdict:
