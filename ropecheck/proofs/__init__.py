@@ -17,14 +17,11 @@ other ropecheck module; pure SymPy, plus mpmath for a numerical spot check):
   and multi-axis rotations, the half-split permutation, elementwise forms.
 * :mod:`~ropecheck.proofs.catalogue` -- :class:`Proof`, :class:`ProofResult`,
   registration where a check is defined, :func:`run_proof`.
-* :mod:`~ropecheck.proofs.rotation` -- the rotation laws.
-* :mod:`~ropecheck.proofs.scaling` -- the long-context scaling laws.
+* :mod:`~ropecheck.proofs.rotation_laws` -- the rotation laws.
+* :mod:`~ropecheck.proofs.scaling_laws` -- the long-context scaling laws.
 
 This module assembles :data:`PROOFS` in report order and re-exports the names
-the rest of ropecheck and its tests use.  Note that ``ropecheck.proofs.rotation``
-as an attribute is the re-exported function :func:`rotation` (the 2x2 rotation
-matrix), not the submodule: import the laws with
-``from ropecheck.proofs.rotation import ...``.
+the rest of ropecheck and its tests use.
 """
 
 from __future__ import annotations
@@ -33,15 +30,15 @@ from typing import Iterable
 
 from ropecheck.proofs.catalogue import Proof, ProofResult, assemble, run_proof
 from ropecheck.proofs.decide import Verdict, equal, is_zero_matrix, simplifies_to_zero
-from ropecheck.proofs.rotation import LAWS as _ROTATION_LAWS
-from ropecheck.proofs.rotation import (
+from ropecheck.proofs.rotation_laws import LAWS as _ROTATION_LAWS
+from ropecheck.proofs.rotation_laws import (
     abel_bound_holds_numerically,
     abel_identity_holds,
     half_split_identity_holds,
     sparse_identity_holds,
 )
-from ropecheck.proofs.scaling import LAWS as _SCALING_LAWS
-from ropecheck.proofs.scaling import (
+from ropecheck.proofs.scaling_laws import LAWS as _SCALING_LAWS
+from ropecheck.proofs.scaling_laws import (
     MROPE_CASES,
     SCALING_DIMS,
     dynamic_ntk_factor,

@@ -1,4 +1,4 @@
-"""Tests for ropecheck.proofs.rotation: layout identities and the Abel identity
+"""Tests for ropecheck.proofs.rotation_laws: layout identities and the Abel identity
 hold, and wrong variants of them fail."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests for ropecheck.proofs.scaling: the scaling laws hold, and plausible wrong
+"""Tests for ropecheck.proofs.scaling_laws: the scaling laws hold, and plausible wrong
 versions of each law are refused."""
 
 from __future__ import annotations

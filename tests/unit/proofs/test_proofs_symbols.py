@@ -36,6 +36,7 @@ def test_quarter_turns_turn_each_pair_and_each_half():
     assert proofs.rotate_half(x) == sp.Matrix([-x2, -x3, x0, x1])
 
 
-def test_package_attribute_rotation_is_the_matrix_not_the_module():
-    # ropecheck.proofs.rotation (submodule) shares its name with the re-exported function.
+def test_package_attribute_rotation_is_the_matrix_and_no_submodule_shadows_it():
+    # the laws live in rotation_laws / scaling_laws, so no submodule shares a re-exported name
+    import ropecheck.proofs.rotation_laws  # noqa: F401 - importing the submodule must not rebind proofs.rotation
     assert callable(proofs.rotation) and proofs.rotation(0) == sp.eye(2)
