@@ -183,8 +183,8 @@ def test_package_modules_import_nothing_above_them():
         "decide": set(),
         "symbols": set(),
         "catalogue": {"decide"},
-        "rotation": {"catalogue", "decide", "symbols"},
-        "scaling": {"catalogue", "decide", "symbols"},
+        "rotation_laws": {"catalogue", "decide", "symbols"},
+        "scaling_laws": {"catalogue", "decide", "symbols"},
     }
     package = pathlib.Path(proofs.__file__).parent
     modules = {p.stem for p in package.glob("*.py")}
