@@ -5,33 +5,23 @@ semantics are those of HF transformers' ``modeling_rope_utils.py`` (what checkpo
 trained against), computed here exactly with mpmath instead of in float32. With rotary
 dim d, pair i, exponent e_i = 2i/d, the unscaled frequency is theta_i = base**(-e_i):
 
-- ``linear`` (position interpolation): theta_i / factor.
-- ``ntk`` (static NTK-aware; not an HF rope_type): base' = base * factor**(d/(d-2)).
-- ``dynamic`` (HF's dynamic NTK): with L = the largest position in the call + 1 and
-  L0 = ``original_max_position_embeddings`` (HF's ``config.max_position_embeddings``),
-  base' = base * (factor * max(L, L0) / L0 - (factor - 1))**(d/(d-2)).
-- ``yarn``: a ramp between beta_fast and beta_slow (defaults 32 and 1) blends theta_i
-  (high frequencies) with theta_i / factor (low ones); ``truncate`` (default true) floors
-  and ceils the correction range; cos and sin are multiplied by the attention factor:
-  ``attention_factor`` if given, else the mscale ratio when ``mscale`` and
-  ``mscale_all_dim`` are both given, else 0.1 ln(factor) + 1.
-- ``llama3``: wavelengths 2 pi / theta_i above L0 / low_freq_factor are divided by factor,
-  below L0 / high_freq_factor kept, and smoothly interpolated between.
-- ``longrope``: theta_i / long_factor[i] when L > L0, else theta_i / short_factor[i]; the
-  attention factor is ``attention_factor`` if given, else sqrt(1 + ln(factor) / ln(L0))
-  for factor > 1 (factor defaults to 1: HF falls back to a ratio of model lengths that a
-  RopeConfig does not carry).
+Each rope_type is one record in ``ropecheck.rope_types`` (``linear``, ``ntk``, ``dynamic``,
+``yarn``, ``llama3``, ``longrope``: one module each, with its formulas and their maths);
+this module validates a parameter set and evaluates the records exactly:
+
+- ``validate``: the record's required and optional keys and its checks;
+- ``turns``: theta_i from the (possibly rescaled, ``effective_base``) base as powers of one
+  ratio, then the record's per-pair ``frequency``, at 60 digits, as double-doubles;
+- ``attention_factor``, ``freq_slack_ulps``: the record's attention factor and float32 slack.
 
 For ``ntk`` and ``dynamic`` with d = 2 the only frequency is base'**0 = 1 whatever the
 base, so the scaling is a no-op there (HF divides by d - 2 = 0).
 
-Multi-axis RoPE (positions of shape (batch, seq, axes), see the README's adapter notes):
-
-- ``mrope_section`` (HF, Qwen2-VL's M-RoPE): a list of pair counts summing to d/2;
-  pair i in section k is rotated by the position on axis k (t, h, w).
-- ``axes`` (ropecheck's name for seed 000's appendix): A axes; each group of 2A dims has
-  A consecutive pairs sharing one frequency, pair i rotated by the position on axis
-  i mod A with frequency base**(-2 (i div A) A / d).
+Multi-axis RoPE (positions of shape (batch, seq, axes), see the README's adapter notes) is
+a layout record used with rope_type 'default': ``mrope_section`` (``rope_types/mrope.py``,
+Qwen2-VL's M-RoPE: pair i in section k rotated by the position on axis k) and ``axes``
+(``rope_types/axial.py``, seed 000's appendix: pair i on axis i mod A, frequency
+base**(-2 (i div A) A / d)).
 """
 
 from __future__ import annotations
