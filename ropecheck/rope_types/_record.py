@@ -18,30 +18,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import mpmath
 import numpy as np
 
 
-@dataclass(frozen=True)
-class Ops:
-    """The functions a shared formula may call besides ``+ - * / **``, for one numeric world.
-
-    ``number(text)`` turns a decimal literal into that world's number (mpmath: ``mpf`` at the
-    working precision; floats: ``float``; SymPy: an exact ``Rational``), so that a constant
-    such as 0.1 means the same thing in each world as it did before the formula was shared.
-    """
-
-    log: Callable
-    exp: Callable
-    sqrt: Callable
-    floor: Callable
-    ceil: Callable
-    min: Callable
-    max: Callable
-    pi: Any
-    number: Callable[[str], Any]
+class Ops(SimpleNamespace):
+    """The functions a shared formula may call besides ``+ - * / **``, for one numeric world:
+    ``log, exp, sqrt, floor, ceil, min, max`` (callables), ``pi`` (a number), and
+    ``number(text)``, which turns a decimal literal (or an int) into that world's number
+    (mpmath: ``mpf`` at the working precision; floats: ``float``; SymPy: an exact
+    ``Rational``), so that a constant such as 0.1 means the same thing in each world as it
+    did before the formula was shared. (A namespace, not a dataclass: nothing to generate
+    at import time.)"""
 
 
 DPS = 60
@@ -66,7 +57,7 @@ Slip = tuple
 ``(text, expected, judge_config)`` with ``expected()`` the float64 output of the slip."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RopeType:
     """One rope_type (``kind="scaling"``: a value of ``scaling["rope_type"]``) or one
     multi-axis layout (``kind="layout"``: a key of ``scaling`` used with rope_type

@@ -43,7 +43,7 @@ RECORD = RopeType(
     summary="base' = base * factor**(d / (d - 2)) (the highest frequency kept, the lowest divided by factor)",
     required=("factor",),
     effective_base=_effective_base,
-    slack_ulps=0.0,  # the rescaled base is exact in the oracle and in float32 the ladder's error model covers it
+    slack_ulps=0.0,  # none beyond the ladder's: the tolerance model builds the ladder from the effective base
     parameters=_parameters,
     slips=chain(slip_ignored, slip_without_exponent(_factor)),
     proofs=("ntk_keeps_highest_divides_lowest",),
