@@ -118,7 +118,7 @@ class RopeType:
     # slips(ctx) -> iterator of ``Slip``: the ways code gets this type wrong, in the order
     # they are tried (the first that fits is named). ``ctx`` (built by ``ropecheck.diagnose``)
     # has ``x, positions, config, scaling, af, loose`` and ``rope, scaled, with_inv_freq,
-    # inv_freq, unscaled_inv_freq, ladder, call_length``.
+    # inv_freq, unscaled_inv_freq, ladder, call_length, tensor``.
     slips: Callable[[Any], Iterator[Slip]] | None = None
 
     # ---- adapters and properties ----
