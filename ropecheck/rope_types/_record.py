@@ -88,8 +88,9 @@ class RopeType:
     # The part of the call length L (largest position + 1) the frequencies depend on:
     # effective_length(scaling, L) -> hashable. None: the type is not call-dependent (key 0).
     effective_length: Callable[[Mapping, int], Hashable] | None = None
-    # The rescaled base: effective_base(scaling, base: mpf, d, length_key) -> mpf (d > 2 only
-    # for NTK-style types; the caller passes d = 2 through unchanged). None: the base itself.
+    # The rescaled base: effective_base(scaling, base: mpf, d, length_key) -> mpf, called for
+    # d > 2 only (at d = 2 the only frequency is base**0 = 1 whatever the base, and
+    # ``scaling.effective_base`` returns the base as it is). None: the base itself.
     effective_base: Callable[[Mapping, Any, int, Hashable], Any] | None = None
     # Per-config precomputation for ``frequency``: prepare(scaling, base: float, d) -> any
     # (YaRN's ramp), computed once per config, at the working precision.
@@ -121,7 +122,7 @@ class RopeType:
     # inv_freq, unscaled_inv_freq, ladder, call_length, tensor``.
     slips: Callable[[Any], Iterator[Slip]] | None = None
 
-    # ---- adapters and properties ----
+    # ---- adapters ----
     # Whether ``ropecheck.adapters.hf.llama_scaled`` can build it with HF transformers.
     hf: bool = False
     # HF's dynamic NTK reads its reference length from ``max_position_embeddings``, not
