@@ -9,10 +9,10 @@ from __future__ import annotations
 import mpmath
 import pytest
 import sympy as sp
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ropecheck import proofs
+from ropecheck import proofs, scaling
 from ropecheck.rope_types import MPMATH, Ops
 from ropecheck.rope_types import default, dynamic, llama3, longrope, ntk, yarn
 
@@ -135,3 +135,73 @@ def test_longrope_attention_scale(s, l0):
                                   "yarn_mscale", "llama3_smooth_factor", "llama3_smoothed_inv_freq"])
 def test_the_proofs_still_export_the_formulas_compared_here(name):
     assert callable(getattr(proofs, name, None)), f"ropecheck.proofs.{name} is gone: compare its successor here"
+
+
+# ---------------------------------------------------------------- the oracle evaluates the proofs' formulas
+
+ORACLE_EXAMPLES = settings(max_examples=20)
+
+
+def oracle_frequencies(base, d, sc, length) -> list[mpmath.mpf]:
+    """The oracle's theta'_i (radians per position) from its double-double turns."""
+    hi, lo = scaling.turns(base, d, sc, length)
+    with mpmath.workdps(DIGITS):
+        return [(mp(h) + mp(l)) * 2 * mpmath.pi for h, l in zip(hi, lo)]
+
+
+def agree_to_double_double(proof_value: mpmath.mpf, oracle_value: mpmath.mpf) -> None:
+    assert abs(proof_value - oracle_value) <= mpmath.mpf(2) ** -100 * abs(proof_value), (proof_value, oracle_value)
+
+
+@ORACLE_EXAMPLES
+@given(BASES, st.integers(2, 16).map(lambda h: 2 * h), FACTORS, st.sampled_from((16, 256, 4096)), st.integers(1, 2**16))
+def test_oracle_dynamic_frequencies_are_the_proofs(base, d, s, l0, length):
+    sc = {"rope_type": "dynamic", "factor": s, "original_max_position_embeddings": l0}
+    g = proofs.dynamic_ntk_factor(sp.Integer(max(length, l0)))
+    new_base = sp.Rational(base) * g ** sp.Rational(d, d - 2)
+    for i, mine in enumerate(oracle_frequencies(base, d, sc, length)):
+        agree_to_double_double(sympy_at(proofs.pair_inv_freq(new_base, i, d), s=s, L0=l0), mine)
+
+
+@ORACLE_EXAMPLES
+@given(BASES, st.integers(2, 16).map(lambda h: 2 * h), FACTORS, st.sampled_from((16, 256, 8192)),
+       st.sampled_from((1.0, 0.5, 2.0)), st.sampled_from((2.0, 4.0, 8.0)))
+def test_oracle_llama3_frequencies_are_the_proofs(base, d, s, l0, lf, ratio):
+    hf = lf * ratio
+    sc = {"rope_type": "llama3", "factor": s, "original_max_position_embeddings": l0, "low_freq_factor": lf,
+          "high_freq_factor": hf}
+    for i, mine in enumerate(oracle_frequencies(base, d, sc, 1)):
+        theta = sp.Rational(base) ** sp.Rational(-2 * i, d)
+        wavelen = 2 * sp.pi / theta
+        if sympy_at(wavelen) > sympy_at(sp.Integer(l0) / sp.Rational(lf)):
+            expected = theta / sp.Rational(s)
+        elif sympy_at(wavelen) >= sympy_at(sp.Integer(l0) / sp.Rational(hf)):
+            expected = proofs.llama3_smoothed_inv_freq(wavelen)
+        else:
+            expected = theta
+        agree_to_double_double(sympy_at(expected, s=s, L0=l0, lf=lf, hf=hf), mine)
+
+
+@ORACLE_EXAMPLES
+@given(BASES, st.integers(2, 16).map(lambda h: 2 * h), FACTORS, st.sampled_from((16, 256, 8192)),
+       st.sampled_from((32.0, 16.0)), st.sampled_from((1.0, 2.0)), st.booleans())
+def test_oracle_yarn_frequencies_are_the_proofs(base, d, s, l0, fast, slow, truncate):
+    """The ramp's ends from the proofs' correction dim (then HF's floor/ceil and clamp), the
+    blend from the proofs' ``yarn_blend``."""
+    sc = {"rope_type": "yarn", "factor": s, "original_max_position_embeddings": l0, "beta_fast": fast,
+          "beta_slow": slow, "truncate": truncate}
+    dim = lambda n_rot: sympy_at(proofs.yarn_correction_dim(sp.Rational(n_rot), sp.Integer(d),  # noqa: E731
+                                                            sp.Rational(base), sp.Integer(l0)))
+    with mpmath.workdps(DIGITS):
+        low, high = dim(fast), dim(slow)
+        if truncate:
+            low, high = mpmath.floor(low), mpmath.ceil(high)
+        low, high = max(low, mp(0)), min(high, mp(d - 1))
+        if low == high:
+            high += mpmath.mpf("0.001")
+    for i, mine in enumerate(oracle_frequencies(base, d, sc, 1)):
+        with mpmath.workdps(DIGITS):
+            r = min(max((i - low) / (high - low), mp(0)), mp(1))
+        theta = sp.Rational(base) ** sp.Rational(-2 * i, d)
+        expected = proofs.yarn_blend(theta, sp.Float(r, DIGITS + 10))
+        agree_to_double_double(sympy_at(expected, s=s), mine)
