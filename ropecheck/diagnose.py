@@ -47,7 +47,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from ropecheck import oracle, scaling, tolerance
+from ropecheck import oracle, rope_types, scaling, tolerance
 from ropecheck.config import RopeConfig
 
 COMMON_BASES = (10000.0, 1000.0, 500000.0, 1000000.0, 100000.0, 10.0)
@@ -287,77 +287,73 @@ def _with_inv_freq(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig,
     return oracle.rotate_pairs(x.detach().to("cpu", torch.float64), af * torch.cos(theta), af * torch.sin(theta), config)
 
 
+class _SlipContext:
+    """What a ``RopeType.slips`` function builds its hypotheses from (see
+    ``ropecheck.rope_types``): the call, the config, and the float64 tools of this module.
+
+    Attributes: x (batch, seq, heads, head_dim); positions (batch, seq[, axes]) int64;
+    config; scaling (``config.scaling``); af (its attention factor); loose (the config each
+    frequency slip is judged under: the unscaled one, but for multi-axis layouts).
+    """
+
+    def __init__(self, x: torch.Tensor, positions: torch.Tensor, config: RopeConfig):
+        self.x, self.positions, self.config = x, positions, config
+        self.scaling, self.af = config.scaling, config.attention_factor
+        self.loose = config.replace(scaling=None) if config.axes == 1 else config
+        self.ladder = _inv_freq  # (base, pairs, denominator) -> float64 base**(-2i/denominator)
+
+    def rope(self, config: RopeConfig, attention_factor: float | None = None,
+             positions: torch.Tensor | None = None) -> torch.Tensor:
+        """The float64 oracle's output for ``config`` (and other positions, if given)."""
+        positions = self.positions if positions is None else positions
+        if attention_factor is None:
+            return oracle.rope(self.x, positions, config)
+        return oracle.rope(self.x, positions, config, attention_factor=attention_factor)
+
+    def scaled(self, **changes) -> RopeConfig:
+        """The config with some scaling keys changed (a key given None is dropped)."""
+        return _scaled(self.config, **changes)
+
+    def with_inv_freq(self, inv: torch.Tensor, af: float | None = None) -> torch.Tensor:
+        """x rotated by float64 angles m * inv, times af (default the config's)."""
+        return _with_inv_freq(self.x, self.positions, self.config, inv, af)
+
+    inv_freq = staticmethod(oracle.inv_freq)  # (config, length=0) -> (pairs,) float64
+
+    def unscaled_inv_freq(self) -> torch.Tensor:
+        """(pairs,) float64 theta_i = base**(-2i/d) of the config without its scaling."""
+        return oracle.inv_freq(self.config.replace(scaling=None))
+
+    @property
+    def call_length(self) -> int:
+        return oracle.call_length(self.positions)
+
+    @staticmethod
+    def tensor(values) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float64)
+
+
 def _scaling_hypotheses(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> Iterator[Hypothesis]:
-    """Long-context scaling slips, for the config's rope_type.
+    """Long-context scaling slips, for the config's rope_type (its record's ``slips``), then
+    the multi-axis layout's.
 
     Other than the attention-factor ones, each is judged under the unscaled config: its
     angles are the largest any of these frequency ladders reaches, so an honest float32
     version of the slip is not refused for rounding it is entitled to.
     """
-    sc, kind, af = config.scaling, config.rope_type, config.attention_factor
-    loose = config.replace(scaling=None) if config.axes == 1 else config
+    ctx = _SlipContext(x, positions, config)
+    af = ctx.af
     if af != 1.0:
         yield (f"the attention factor {af:.6g} is not applied (cos and sin unscaled)",
                lambda: oracle.rope(x, positions, config, attention_factor=1.0))
         yield (f"the attention factor is applied twice ({af:.6g}**2)",
                lambda: oracle.rope(x, positions, config, attention_factor=af * af))
-    if kind != "default":
-        yield (f"the {kind} scaling is ignored (unscaled frequencies)",
-               lambda: oracle.rope(x, positions, config.replace(scaling=None), attention_factor=af), loose)
-    if "factor" in sc and kind in ("linear", "yarn", "llama3"):
-        yield (f"multiplies by factor {sc['factor']:g} where it must divide (positions stretched, not interpolated)",
-               lambda: oracle.rope(x, positions, _scaled(config, factor=1 / sc["factor"]), attention_factor=af),
-               _scaled(config, factor=1 / sc["factor"]))
-    if kind == "llama3":
-        yield ("low_freq_factor and high_freq_factor swapped (the wavelength bands exchanged)",
-               lambda: oracle.rope(x, positions, _scaled(config, low_freq_factor=sc["high_freq_factor"],
-                                                         high_freq_factor=sc["low_freq_factor"])), loose)
-    if kind == "yarn":
-        yield (f"YaRN's truncate treated as {not sc.get('truncate', True)} (correction range "
-               f"{'not ' if sc.get('truncate', True) else ''}rounded to whole dims)",
-               lambda: oracle.rope(x, positions, _scaled(config, truncate=not sc.get("truncate", True))), loose)
-        yield ("YaRN's ramp reversed (high frequencies interpolated, low ones kept)",
-               lambda: _with_inv_freq(x, positions, config, _reversed_yarn(config)), loose)
-    if kind == "longrope":
-        yield ("LongRoPE's long_factor and short_factor swapped",
-               lambda: oracle.rope(x, positions, _scaled(config, long_factor=sc["short_factor"],
-                                                         short_factor=sc["long_factor"])), loose)
-        inverted = _scaled(config, long_factor=tuple(1 / f for f in sc["long_factor"]),
-                           short_factor=tuple(1 / f for f in sc["short_factor"]))
-        yield ("multiplies by LongRoPE's per-pair factors where it must divide",
-               lambda: oracle.rope(x, positions, inverted), inverted)
-    if kind in ("dynamic", "longrope"):
-        seq = positions.shape[1]
-        yield (f"takes the {kind} length from the sequence length ({seq}) instead of the largest position + 1",
-               lambda: _with_inv_freq(x, positions, config, oracle.inv_freq(config, seq)), loose)
-    if kind == "dynamic":
-        yield ("static NTK (base * factor**(d/(d-2)) whatever the length), not dynamic",
-               lambda: oracle.rope(x, positions, _scaled(config, rope_type="ntk", original_max_position_embeddings=None)), loose)
-    if kind in ("ntk", "dynamic"):
-        yield ("NTK base multiplied by the factor itself (exponent d/(d-2) missing)",
-               lambda: _with_inv_freq(x, positions, config, _ntk_without_exponent(config, oracle.call_length(positions))), loose)
-    if config.axes > 1:
-        first_axis = positions[..., :1].expand_as(positions)
-        yield ("every pair uses the first axis's positions (multi-axis positions collapsed to one)",
-               lambda: oracle.rope(x, first_axis, config))
-        yield ("the axes are taken in reverse order",
-               lambda: oracle.rope(x, positions.flip(-1), config))
-
-
-def _reversed_yarn(config: RopeConfig) -> torch.Tensor:
-    ramp = torch.tensor([float(r) for r in scaling.yarn_ramp(config.scaling, config.base, config.rotary_dim)],
-                        dtype=torch.float64)
-    theta = oracle.inv_freq(config.replace(scaling=None))
-    return theta * ramp + theta / float(config.scaling["factor"]) * (1 - ramp)
-
-
-def _ntk_without_exponent(config: RopeConfig, length: int) -> torch.Tensor:
-    sc = config.scaling
-    s = float(sc["factor"])
-    if config.rope_type == "dynamic":
-        l0 = int(sc["original_max_position_embeddings"])
-        s = s * max(length, l0) / l0 - (s - 1)
-    return _inv_freq(config.base * s, config.rotary_dim // 2, config.rotary_dim)
+    record = rope_types.get(config.rope_type)
+    if record.slips is not None:
+        yield from record.slips(ctx)
+    layout = scaling.layout_of(config.scaling)
+    if config.axes > 1 and layout is not None and layout.slips is not None:
+        yield from layout.slips(ctx)
 
 
 def _candidate_bases(base: float) -> list[float]:

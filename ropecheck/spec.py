@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ropecheck import rope_types
 from ropecheck.config import PAIRINGS
 from ropecheck.scaling import ROPE_TYPES
 from ropecheck.tolerance import DTYPES
 
 DEVICES = ("cpu", "cuda")
-MULTI_AXIS = ("mrope", "axial")
-"""``multi_axis`` values: Qwen2-VL's M-RoPE sections, the axial form (one position axis per pair, cycling) (``ropecheck.scaling``)."""
+MULTI_AXIS = tuple(layout.name for layout in rope_types.layouts())
+"""``multi_axis`` values: the layout records (Qwen2-VL's M-RoPE sections; the axial form, one position axis per pair, cycling)."""
 MAX_SUPPORTED_POSITION = 2**53
 MAX_BASE = 1e38
 """The largest base a spec may pin: float32 (where nearly all code forms base**e) holds it."""

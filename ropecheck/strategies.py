@@ -18,6 +18,7 @@ import torch
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from ropecheck import rope_types
 from ropecheck.config import RopeConfig
 from ropecheck.tolerance import DTYPES
 
@@ -541,51 +542,29 @@ def factors() -> st.SearchStrategy[float]:
                      st.floats(1.0, 64.0).map(lambda f: float(f"{f:.4g}")))
 
 
-_BETA_FAST = st.sampled_from((32.0, 16.0, 64.0, 8.0))
-_BETA_SLOW = st.sampled_from((1.0, 2.0, 0.5))
-_YARN_FACTOR_KINDS = st.sampled_from(("default", "attention_factor", "mscale"))
-_ATTENTION_FACTORS = st.floats(0.5, 2.0).map(lambda a: float(f"{a:.4g}"))
-_MSCALES = st.sampled_from((1.0, 0.707))
-_MSCALE_ALL_DIMS = st.sampled_from((1.0, 0.707, 0.0))
-_LOW_FREQ = st.sampled_from((1.0, 0.5, 2.0))
-_BAND_RATIOS = st.sampled_from((4.0, 2.0, 8.0))
-_SHORT_TOPS = st.floats(1.0, 4.0)
-_LONG_TOPS = st.floats(1.0, 64.0)
 _ORIGINALS = st.sampled_from(ORIGINAL_LENGTHS)
 
 
+class _ParameterDraws:
+    """What a ``RopeType.parameters`` function draws with (see ``ropecheck.rope_types``):
+    the records do not import Hypothesis or torch; the strategies shared by several types
+    (factors, original lengths) live here."""
+
+    st = st
+    torch = torch
+    booleans = _BOOLEANS
+    seeds = _SEEDS
+    originals = _ORIGINALS
+    integers = staticmethod(_integers)
+    sampled = staticmethod(_sampled)
+
+    def __init__(self, draw):
+        self.draw = draw
+        self.factors = factors()
+
+
 def _draw_scaling(draw, rope_type: str, rotary_dim: int) -> dict | None:
-    if rope_type == "default":
-        return None
-    params = {"rope_type": rope_type}
-    if rope_type != "longrope":
-        params["factor"] = draw(factors(), label="factor")
-    if rope_type in ("dynamic", "yarn", "llama3", "longrope"):
-        params["original_max_position_embeddings"] = draw(_ORIGINALS, label="original length")
-    if rope_type == "yarn":
-        if draw(_BOOLEANS, label="yarn betas given"):
-            params["beta_fast"] = draw(_BETA_FAST, label="beta_fast")
-            params["beta_slow"] = draw(_BETA_SLOW, label="beta_slow")
-        params["truncate"] = draw(_BOOLEANS, label="truncate")
-        how = draw(_YARN_FACTOR_KINDS, label="yarn attention factor")
-        if how == "attention_factor":
-            params["attention_factor"] = draw(_ATTENTION_FACTORS, label="attention_factor")
-        elif how == "mscale":  # DeepSeek-V3 style
-            params["mscale"] = draw(_MSCALES, label="mscale")
-            params["mscale_all_dim"] = draw(_MSCALE_ALL_DIMS, label="mscale_all_dim")
-    if rope_type == "llama3":
-        params["low_freq_factor"] = draw(_LOW_FREQ, label="low_freq_factor")
-        params["high_freq_factor"] = params["low_freq_factor"] * draw(_BAND_RATIOS, label="band ratio")
-    if rope_type == "longrope":
-        pairs = rotary_dim // 2
-        seed = draw(_SEEDS, label="longrope factors seed")
-        gen = torch.Generator().manual_seed(seed)
-        grow = lambda top: torch.linspace(1.0, top, pairs) * (1 + 0.1 * torch.rand(pairs, generator=gen))  # noqa: E731
-        params["short_factor"] = tuple(float(f"{f:.4g}") for f in grow(draw(_SHORT_TOPS, label="short top")))
-        params["long_factor"] = tuple(float(f"{f:.4g}") for f in grow(draw(_LONG_TOPS, label="long top")))
-        if draw(_BOOLEANS, label="longrope factor given"):
-            params["factor"] = draw(factors(), label="factor")
-    return params
+    return rope_types.get(rope_type).parameters(_ParameterDraws(draw), rotary_dim)
 
 
 @st.composite
@@ -595,30 +574,18 @@ def scalings(draw, rope_type: str, rotary_dim: int) -> dict | None:
 
 
 def layout_fits(kind: str, rotary_dim: int) -> bool:
-    """Whether ``rotary_dim`` can hold a multi-axis layout of ``kind``: mrope needs 3 pairs
-    or more, axial a number of pairs divisible by 2 or 3."""
-    pairs = rotary_dim // 2
-    return pairs >= 3 if kind == "mrope" else pairs % 2 == 0 or pairs % 3 == 0
+    """Whether ``rotary_dim`` can hold a multi-axis layout of ``kind`` (its record's ``fits``:
+    mrope needs 3 pairs or more, axial a number of pairs divisible by 2 or 3)."""
+    return rope_types.get(kind).fits(rotary_dim)
 
 
 def _draw_layout(draw, kind: str, rotary_dim: int) -> dict | None:
-    pairs = rotary_dim // 2
-    if not layout_fits(kind, rotary_dim):
-        return None
-    if kind == "mrope":
-        if pairs == 64 and draw(_BOOLEANS, label="qwen2-vl sections"):
-            return {"mrope_section": (16, 24, 24)}
-        first = draw(_integers(1, pairs - 1), label="section cut")
-        second = draw(_integers(1, pairs - 2), label="section cut")
-        second += second >= first  # two different cuts, by construction
-        low, high = sorted((first, second))
-        return {"mrope_section": (low, high - low, pairs - high)}
-    return {"axes": draw(_sampled(tuple(a for a in (2, 3) if pairs % a == 0)), label="axes")}
+    return rope_types.get(kind).parameters(_ParameterDraws(draw), rotary_dim)
 
 
 @st.composite
 def axis_layouts(draw, kind: str, rotary_dim: int) -> dict | None:
-    """A multi-axis layout for ``rotary_dim``: ``mrope`` sections or seed 000's ``axial``;
+    """A multi-axis layout for ``rotary_dim``: ``mrope`` sections or the ``axial`` form;
     None when rotary_dim cannot hold one (``layout_fits``)."""
     return _draw_layout(draw, kind, rotary_dim)
 
@@ -627,10 +594,10 @@ def axis_layouts(draw, kind: str, rotary_dim: int) -> dict | None:
 def _layout_head_dims(kind: str, max_head_dim: int, partial: bool, below: bool) -> st.SearchStrategy[int]:
     """Head dims that can hold a layout of ``kind``: the whole head when not ``partial``, some
     width at or (``below``) under it otherwise, drawn like ``head_dims``."""
-    if kind == "mrope":
-        return head_dims(max_head_dim, min_head_dim=8 if below else 6)
-    if partial:
-        return head_dims(max_head_dim, min_head_dim=6 if below else 4)
+    layout = rope_types.get(kind)
+    if layout.every_wider_fits or partial:
+        smallest = layout.smallest_width
+        return head_dims(max_head_dim, min_head_dim=smallest + 2 if below else smallest)
     fits = tuple(h for h in range(4, max_head_dim + 1, 2) if layout_fits(kind, h))
     common = [d for d in COMMON_HEAD_DIMS if d in fits]
     return st.one_of(st.sampled_from(common), st.sampled_from(fits)) if common else st.sampled_from(fits)
@@ -919,8 +886,7 @@ def serving_cases(dtypes: tuple[str, ...] = tuple(DTYPES), pairing: str = "half_
     chosen_base = 10000.0 if base == "any" else float(base)
     layout = None
     if multi_axis:
-        layout = {"mrope": {"rope_type": "default", "mrope_section": (16, 24, 24)},
-                  "axial": {"rope_type": "default", "axes": 2}}[multi_axis[0]]
+        layout = dict(rope_types.get(multi_axis[0]).serving)
 
     def case(dtype: str, rows: tuple[tuple[int, ...], ...], rotary_dim: int = SERVING_HEAD_DIM) -> RopeCase:
         config = RopeConfig(base=chosen_base, rotary_dim=rotary_dim, pairing=pairing, scaling=layout,

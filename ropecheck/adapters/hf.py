@@ -43,7 +43,7 @@ from types import ModuleType
 
 import torch
 
-from ropecheck import tables
+from ropecheck import rope_types, tables
 from ropecheck.adapters import bundled
 from ropecheck.config import RopeConfig
 
@@ -63,7 +63,7 @@ def _takes_rope_parameters(config_class: type) -> bool:
 
 
 def _unscaled(config: RopeConfig, name: str) -> None:
-    if config.rope_type != "default":
+    if not rope_types.get(config.rope_type).unscaled:
         raise NotImplementedError(f"ropecheck.adapters.hf.{name}: scaled RoPE ({config.rope_type!r}) "
                                   "is not adapted; only rope_type 'default'")
 
@@ -130,7 +130,9 @@ def llama_compiled(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig)
     return _llama_with(x, positions, config, _compiled_apply())
 
 
-HF_SCALED_TYPES = ("linear", "dynamic", "yarn", "llama3", "longrope")
+HF_SCALED_TYPES = tuple(name for name, record in rope_types.TYPES.items()
+                        if record.kind == "scaling" and record.hf and not record.unscaled)
+"""The scaled rope_types HF transformers implements (their records say ``hf=True``)."""
 
 
 def hf_rope_parameters(config: RopeConfig) -> tuple[dict, int]:
@@ -146,7 +148,7 @@ def hf_rope_parameters(config: RopeConfig) -> tuple[dict, int]:
     if "original_max_position_embeddings" not in params:  # linear: no reference length
         return params, 2048
     original = int(params["original_max_position_embeddings"])
-    if config.rope_type == "dynamic":
+    if rope_types.get(config.rope_type).hf_original_is_model_length:
         del params["original_max_position_embeddings"]
         return params, original
     factor = params.get("factor")
@@ -169,11 +171,12 @@ def llama_scaled(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -
     rewrite ``inv_freq`` inside ``forward`` (HF's cache only grows: a shared module keeps
     the frequencies of the longest call seen). Shapes as ``llama``; transformers >= 5.
     """
-    if config.rope_type not in HF_SCALED_TYPES + ("default",):
+    record = rope_types.TYPES.get(config.rope_type)
+    if record is None or not record.hf:
         raise NotImplementedError(f"HF has no rope_type {config.rope_type!r}")
     if config.axes > 1:
         raise NotImplementedError("HF Llama has one position axis")
-    if config.rope_type == "default":
+    if record.unscaled:
         return llama(x, positions, config)
     if config.rotary_dim != x.shape[-1]:
         raise ValueError(f"HF Llama rotates the whole head: rotary_dim {config.rotary_dim} "
