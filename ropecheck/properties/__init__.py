@@ -21,19 +21,9 @@ from ropecheck.properties._base import NotJudged, Property, PropertyFailed, Subj
 from ropecheck.properties._calls import agrees_with_oracle, call, judge, keep, same_bits
 from ropecheck.properties._cases import boundary_examples, cases, flat_positions, serving_examples
 # the property modules, in catalogue order: each registers its properties when imported
-from ropecheck.properties import oracle_agreement  # noqa: F401, I001
-from ropecheck.properties import relative_position  # noqa: F401
-from ropecheck.properties import norm  # noqa: F401
-from ropecheck.properties import identity  # noqa: F401
-from ropecheck.properties import passthrough  # noqa: F401
-from ropecheck.properties import positions  # noqa: F401
-from ropecheck.properties import memory  # noqa: F401
-from ropecheck.properties import gradients  # noqa: F401
-from ropecheck.properties import nan_locality  # noqa: F401
-from ropecheck.properties import determinism  # noqa: F401
-from ropecheck.properties import qk  # noqa: F401
-from ropecheck.properties import call_history  # noqa: F401
-from ropecheck.properties import packed  # noqa: F401
+from ropecheck.properties import (  # noqa: F401, I001
+    oracle_agreement, relative_position, norm, identity, passthrough, positions, memory, gradients, nan_locality,
+    determinism, qk, call_history, packed)
 from ropecheck.properties.call_history import HISTORY_KINDS, History
 from ropecheck.properties.gradients import GRAD_DTYPES
 from ropecheck.properties.memory import LAYOUTS, LOUD_REFUSAL_OK, Layout, strided_positions, strided_view
@@ -46,9 +36,9 @@ from ropecheck.properties.relative_position import Shift
 PROPERTIES: tuple[Property, ...] = catalogue()
 BY_NAME = {p.name: p for p in PROPERTIES}
 
-# the names the checks had before each moved to a module of its own (kept for importers)
+# the name nan_locality's check had before it moved to a module of its own (tests import
+# it; ``nan_locality`` here is the module)
 _nan_locality = nan_locality.nan_locality
-_keep, _judge = keep, judge
 
 __all__ = [
     "PROPERTIES", "BY_NAME", "Property", "PropertyFailed", "NotJudged", "Subject", "register", "call", "judge", "keep",
