@@ -55,6 +55,11 @@ Check = Callable[["Subject", RopeCase], "float | None"]
 
 @dataclass(frozen=True)
 class Property:
+    """One entry of the catalogue: a check (``check(subject, case)`` returns the worst
+    err/allowed, or None where nothing is numeric, and raises ``PropertyFailed``), the
+    strategy its cases are drawn from, and when and how often it runs. Made by
+    ``register``, not by hand."""
+
     name: str
     description: str
     strategy: Callable[[Spec], st.SearchStrategy]
