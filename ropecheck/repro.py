@@ -15,18 +15,23 @@ from ropecheck import registry
 from ropecheck.config import RopeConfig
 from ropecheck.properties import BY_NAME, PropertyFailed, Subject
 from ropecheck.spec import SpecError
-from ropecheck.strategies import RopeCase
+from ropecheck.strategies import RopeCase, setup_from_labels, setup_types
 
 
-_CONSTRUCTORS = {"RopeCase": RopeCase, "RopeConfig": RopeConfig}
+def _constructors() -> dict:
+    """What a case line may call: RopeCase, RopeConfig and the properties' setups."""
+    return {"RopeCase": RopeCase, "RopeConfig": RopeConfig, **setup_types()}
 
 
 def parse_case(text: str) -> RopeCase:
     """Rebuild a ``RopeCase(...)`` from its ``repr``-like text without evaluating code.
 
-    Only calls of ``RopeCase`` and ``RopeConfig`` with keyword arguments whose values are
+    Only calls of ``RopeCase``, ``RopeConfig`` and a property's setup (``Shift(...)``,
+    ``History(...)``: ``strategies.CaseSetup``) with keyword arguments whose values are
     Python literals (numbers, strings, tuples, lists, dicts, None, booleans) or such a call
-    are accepted: a doctored line pasted from a CI log cannot run anything.
+    are accepted: a doctored line pasted from a CI log cannot run anything. Lines of
+    earlier versions carry the setup as ``extra={label: value, ...}``: it is read into
+    the typed setup it stood for.
     """
     try:
         tree = ast.parse(text.strip(), mode="eval")
@@ -41,11 +46,15 @@ def parse_case(text: str) -> RopeCase:
 def _construct(node: ast.AST):
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else None
-        if name not in _CONSTRUCTORS or node.args or any(k.arg is None for k in node.keywords):
-            raise ValueError(f"--case: only RopeCase(...) and RopeConfig(...) with keyword arguments are allowed, "
-                             f"got {ast.unparse(node)[:80]!r}")
-        return _CONSTRUCTORS[name](**{k.arg: _construct(k.value) for k in node.keywords})
-    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):  # a call history: cases in extra
+        constructors = _constructors()
+        if name not in constructors or node.args or any(k.arg is None for k in node.keywords):
+            raise ValueError(f"--case: only RopeCase(...), RopeConfig(...) and a property's setup with keyword "
+                             f"arguments are allowed, got {ast.unparse(node)[:80]!r}")
+        kwargs = {k.arg: _construct(k.value) for k in node.keywords}
+        if name == "RopeCase" and "extra" in kwargs:  # a line of an earlier version
+            kwargs["setup"] = setup_from_labels(kwargs.pop("extra"))
+        return constructors[name](**kwargs)
+    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):  # earlier lines: cases in extra
         return {_construct(k): _construct(v) for k, v in zip(node.keys, node.values)}
     if isinstance(node, (ast.Tuple, ast.List)) and any(isinstance(e, ast.Call) for e in node.elts):
         items = [_construct(e) for e in node.elts]

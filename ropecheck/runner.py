@@ -213,7 +213,7 @@ def _profile(prop: Property, subject: Subject, case: RopeCase) -> tuple:
     diagnosis may name one bug differently at different positions."""
     variants: list[RopeCase | None] = []
     rows = tuple(tuple(range(1, 1 + len(row))) for row in case.positions)
-    lowered = rows != case.positions and case.config.axes == 1 and not case.extra
+    lowered = rows != case.positions and case.config.axes == 1 and case.setup is None
     variants.append(replace(case, positions=rows) if lowered else None)
     full = case.config.rotary_dim != case.head_dim and not case.config.scaling and case.config.axes == 1
     variants.append(replace(case, config=case.config.replace(rotary_dim=case.head_dim)) if full else None)
@@ -263,7 +263,7 @@ def _narrowed(prop: Property, subject: Subject, failure: PropertyFailed, known: 
     cut a run of consecutive positions down to the one that matters, this can. When every
     token fails alone the case stays as it was (several tokens tell the diagnosis more)."""
     case = failure.case
-    if case.extra or case.config.axes > 1 or case.batch * case.seq <= 1:
+    if case.setup is not None or case.config.axes > 1 or case.batch * case.seq <= 1:
         return failure
     tokens = sorted({p for row in case.positions for p in row})
     if len(tokens) > NARROW_TOKENS:
@@ -298,7 +298,7 @@ def _off_zero(prop: Property, subject: Subject, failure: PropertyFailed) -> Prop
     them apart. Rows stay runs (``positions = "consecutive"``) and below max_position."""
     case = failure.case
     flat = [p for row in case.positions for p in row]
-    if case.extra or case.config.axes > 1 or not flat or min(flat) != 0 or max(flat) + 1 >= subject.spec.max_position:
+    if case.setup is not None or case.config.axes > 1 or not flat or min(flat) != 0 or max(flat) + 1 >= subject.spec.max_position:
         return failure
     before = _causes(failure)
     if before < 2:

@@ -12,7 +12,7 @@ import functools
 import itertools
 import math
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 from hypothesis import assume
@@ -76,6 +76,58 @@ def standard_normal(seed: int, shapes: tuple[tuple[int, ...], ...]) -> tuple[tor
     return found
 
 
+@dataclass(frozen=True)
+class CaseSetup:
+    """What one property draws for a case besides its tensors (``RopeCase.setup``): a
+    shift of every position, a split point, a memory layout, a poisoned element, earlier
+    calls. Each property that needs one defines a frozen subclass next to its check
+    (``ropecheck.properties``), with literal fields (or RopeCases), so that
+    ``RopeCase.repro()`` prints it and ``repro.parse_case`` rebuilds it.
+
+    A field's ``metadata["label"]`` (default: its name) is the word a report prints before
+    its value, and the key that reproduce lines of earlier versions stored it under
+    (``extra={label: value, ...}``, read by ``from_labels``). Every subclass is known by
+    its class name to ``setup_types`` (what ``repro.parse_case`` may construct).
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _SETUP_TYPES[cls.__name__] = cls
+
+    @classmethod
+    def labels(cls) -> dict[str, str]:
+        """field name -> label, in field order."""
+        return {f.name: f.metadata.get("label", f.name) for f in fields(cls)}
+
+    @classmethod
+    def from_labels(cls, values: dict) -> "CaseSetup":
+        """The setup from ``{label: value}`` (an ``extra`` dict of an earlier reproduce line)."""
+        return cls(**{name: values[label] for name, label in cls.labels().items()})
+
+    def summary(self) -> str:
+        """`` label=value`` per field: what ``RopeCase.summary`` adds to its line."""
+        return "".join(f" {label}={getattr(self, name)}" for name, label in self.labels().items())
+
+
+_SETUP_TYPES: dict[str, type[CaseSetup]] = {}
+
+
+def setup_types() -> dict[str, type[CaseSetup]]:
+    """Every ``CaseSetup`` subclass defined so far, by class name."""
+    return dict(_SETUP_TYPES)
+
+
+def setup_from_labels(values: dict) -> CaseSetup | None:
+    """The setup an ``extra={label: value}`` dict of an earlier reproduce line stood for:
+    the subclass whose labels are exactly its keys; None for an empty dict."""
+    if not values:
+        return None
+    for kind in _SETUP_TYPES.values():
+        if set(kind.labels().values()) == set(values):
+            return kind.from_labels(values)
+    raise ValueError(f"extra={values!r}: no property draws these inputs ({', '.join(map(repr, values))})")
+
+
 def batched(t: torch.Tensor, packed: bool) -> torch.Tensor:
     """A packed tensor ``(total_tokens, ...)`` as one batch row ``(1, total_tokens, ...)``
     (what the oracle and the tolerance model take); unpacked tensors as they are."""
@@ -93,7 +145,8 @@ class RopeCase:
     ``(…, heads + 2 kv_heads, head_dim)`` whose last ``kv_heads`` are v. With ``lengths``
     (``packed``) the tokens of ``len(lengths)`` sequences lie along one dim:
     ``(total_tokens, heads, head_dim)``, ``positions`` holds one row per sequence (ragged),
-    ``batch`` is the number of sequences and ``seq`` the longest.
+    ``batch`` is the number of sequences and ``seq`` the longest. ``setup``: what the
+    property draws besides the tensors (``CaseSetup``), or None.
     """
 
     batch: int
@@ -108,7 +161,7 @@ class RopeCase:
     kv_heads: int | None = None
     lengths: tuple[int, ...] | None = None
     fused: bool = False
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    setup: CaseSetup | None = None
 
     @property
     def qk(self) -> bool:
@@ -189,7 +242,7 @@ class RopeCase:
             f"dtype={self.dtype!r}, config=RopeConfig(base={c.base!r}, rotary_dim={c.rotary_dim}, "
             f"pairing={c.pairing!r}, scaling={scaling!r}, head_dim={c.head_dim}), "
             f"positions={self.positions!r}, seed={self.seed}, scale={self.scale!r}{form}"
-            + (f", extra={self.extra!r})" if self.extra else ")")
+            + (f", setup={self.setup!r})" if self.setup is not None else ")")
         )
 
     def summary(self) -> str:
@@ -206,8 +259,7 @@ class RopeCase:
             f"shape={shape}{form} dtype={self.dtype} base={self.config.base:g} rotary_dim={self.config.rotary_dim} "
             f"pairing={self.config.pairing} positions={pos_text} seed={self.seed} scale={self.scale:g}"
             + (f" scaling={dict(self.config.scaling)}" if self.config.scaling else "")
-            + "".join(f" {k}={v}" for k, v in self.extra.items() if k != "history")
-            + "".join(f"; after call {i + 1}: {earlier.brief()}" for i, earlier in enumerate(self.extra.get("history", ())))
+            + (self.setup.summary() if self.setup is not None else "")
         )
 
     def brief(self) -> str:

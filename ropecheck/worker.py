@@ -96,7 +96,7 @@ def _recheck(job: dict[str, Any], fn: Callable) -> dict[str, Any]:
     case = parse_case(job["case"])
     prop = BY_NAME[job["property"]]
     if job["property"] == "call_history":
-        prop, case = BY_NAME["oracle_agreement"], replace(case, extra={})
+        prop, case = BY_NAME["oracle_agreement"], replace(case, setup=None)
     try:
         prop.check(Subject(fn=fn, spec=spec, device=job["device"]), case)
     except (PropertyFailed, NotJudged):

@@ -13,7 +13,7 @@ from hypothesis import settings
 
 import boundary_mutants as bm
 from ropecheck import engine, profiles
-from ropecheck.properties import BY_NAME, Subject
+from ropecheck.properties import BY_NAME, History, Subject
 from ropecheck.repro import parse_case
 from ropecheck.runner import run_property
 from ropecheck.spec import spec_from_mapping
@@ -128,10 +128,11 @@ def test_call_history_catches_a_cache_that_depends_on_earlier_calls(fn):
     assert row.status == "failed", (bm.MUTANTS[fn]["history"], row.message)
     assert row.message.startswith(engine.HISTORY_LABEL), row.message
     case = parse_case(engine.case_text(row.reproduce))
-    assert case.extra["history"], "the reproduce line replays the earlier calls"
+    assert case.setup.calls, "the reproduce line replays the earlier calls"
 
 
 def test_a_call_history_case_survives_the_reproduce_line():
     case = boundary_cases(dtypes=("float32", "float64"))[0]
-    history = dataclasses.replace(case, extra={"history": (dataclasses.replace(case, dtype="float64"),)})
+    history = dataclasses.replace(case, setup=History((dataclasses.replace(case, dtype="float64"),)))
     assert parse_case(repr(history)) == history
+    assert parse_case(history.repro()) == history

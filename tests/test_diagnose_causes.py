@@ -191,7 +191,7 @@ def _poisoned(fn, pairing, positions, dim, dtype="float32"):
     config = RopeConfig(rotary_dim=32, pairing=pairing, head_dim=32)
     case = RopeCase(batch=1, seq=len(positions), heads=2, head_dim=32, dtype=dtype, config=config,
                     positions=(tuple(positions),), seed=4,
-                    extra={"poison": (0, 0, 0, dim), "value": "nan", "operand": 0})
+                    setup=properties.Poison(where=(0, 0, 0, dim), value="nan", operand=0))
     bm.reset_caches()
     return properties._nan_locality(properties.Subject(fn, None, "cpu"), case)
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import settings
 
 from ropecheck import engine, profiles, worker
-from ropecheck.properties import BY_NAME, Subject
+from ropecheck.properties import BY_NAME, BufferLayout, Split, Subject
 from ropecheck.registry import builtin_specs
 from ropecheck.runner import run_property
 from ropecheck.spec import spec_from_mapping
@@ -64,9 +64,9 @@ def test_qk_serving_cases_are_gqa_32_8_with_k_past_the_grid_limit_too():
     prefill = BY_NAME["oracle_agreement"].serving(spec(signature="qk"))[0]
     assert (prefill.heads, prefill.kv_heads) == (32, 8) and rows(prefill, prefill.kv_heads) > GRID_LIMIT
     (fused,) = BY_NAME["fused_buffer"].serving(spec(signature="qk"))
-    assert fused.fused and fused.extra == {"buffer layout": "contiguous"}
+    assert fused.fused and fused.setup == BufferLayout("contiguous")
     (chunked,) = BY_NAME["chunked_equals_whole"].serving(spec(signature="qk", packed=True))
-    assert chunked.extra["split"] == tuple(n - 1 for n in chunked.lengths)
+    assert chunked.setup == Split(tuple(n - 1 for n in chunked.lengths))
 
 
 @pytest.mark.parametrize("overrides", [dict(max_position=1000, packed=True), dict(max_position=1),
