@@ -14,7 +14,7 @@ instead
 4. multiplies the fraction of a turn (in [-1/2, 1/2]) by 2 pi.
 
 The reduced angle then has an absolute error of a few 1e-16 rad for every position up
-to 2**53, which ``tests/test_oracle.py`` checks against mpmath at positions up to 2**40.
+to 2**53, which ``tests/unit/oracle/test_oracle.py`` checks against mpmath at positions up to 2**40.
 
 How the work is laid out (issue 13). The per-token tables (angles, cos, sin, the unreduced
 angles; shape (batch, seq, rotary_dim // 2)) are computed once per call (``call_tables``,

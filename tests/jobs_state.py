@@ -1,4 +1,4 @@
-"""A correct half-split RoPE whose module state a host process may change (tests/test_jobs.py):
+"""A correct half-split RoPE whose module state a host process may change (tests/unit/engine/test_jobs.py):
 with ``ANGLE_SIGN = -1.0`` it rotates the wrong way. Freshly imported, it is correct."""
 
 import torch

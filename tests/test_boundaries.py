@@ -25,9 +25,9 @@ KEYS = ("pairing", "base", "dtypes", "devices", "partial_rotary", "inplace", "di
 HISTORY = ("cache_dtype_sticky", "cache_length_frozen", "cache_ignores_base")
 WITHIN_TOLERANCE = {"positions_float32": "the tolerance model admits angles formed in float32 (HF's own path), "
                                          "which past 2**24 err as much as a float32 position cast"}
-from test_diagnose_causes import EXPECTED_CAUSE as UNIT_CAUSE
+from harness import EXPECTED_CAUSE as UNIT_CAUSE
 
-EXPECTED_CAUSE = {**UNIT_CAUSE,  # the phrases of tests/test_diagnose_causes.py, less the numbers of its inputs
+EXPECTED_CAUSE = {**UNIT_CAUSE,  # the phrases of tests/unit/diagnose/test_diagnose_causes.py, less the numbers of its inputs
                   "rotary_width_int_truncation": "the rotary width is recomputed as int(head_dim * (rotary_dim / head_dim)) = ",
                   "rotary_width_even_floor": "the rotary width is recomputed as int(head_dim * (rotary_dim / head_dim)) // 2 * 2"}
 

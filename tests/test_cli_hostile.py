@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ropecheck.properties import PROPERTIES
-from test_isolation import gone, wait_for
+from harness import gone, wait_for
 
 pytestmark = pytest.mark.slow
 TESTS = Path(__file__).parent

@@ -15,7 +15,7 @@ import torch
 
 from ropecheck import RopeConfig, oracle, tables
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT
 LOW = [torch.float32, torch.bfloat16, torch.float16]
 
 CONFIGS = [

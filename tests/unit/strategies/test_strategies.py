@@ -18,7 +18,7 @@ from ropecheck.registry import builtin_specs
 from ropecheck.spec import load_spec, spec_from_mapping
 from ropecheck.strategies import POSITION_BOUNDARIES, ROUNDING_PAIRS, TILE_LENGTHS, TRUNCATING_PAIRS, distinct_rows
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT
 HALF_SPLIT = [s for s in builtin_specs() if s.name == "half-split"][0]
 
 
@@ -26,7 +26,7 @@ def qk_packed(**overrides):
     mapping = {"name": "qk-packed", "callable": "ropecheck.variants:half_split", "pairing": "half_split",
                "base": "any", "dtypes": ["float32", "bfloat16"], "devices": ["cpu"], "partial_rotary": True,
                "signature": "qk", "packed": True, **overrides}
-    return spec_from_mapping(mapping, origin="tests/test_strategies.py")
+    return spec_from_mapping(mapping, origin="tests/unit/strategies/test_strategies.py")
 
 
 SPECS = {"half-split": HALF_SPLIT, "qk packed": qk_packed(), "consecutive": qk_packed(packed=False, positions="consecutive"),

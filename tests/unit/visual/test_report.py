@@ -16,7 +16,7 @@ from ropecheck import cli  # noqa: E402
 from ropecheck.variants import VARIANTS  # noqa: E402
 from ropecheck.visual import build, data  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
+from harness import ROOT as REPO
 RESULTS = REPO / "results"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

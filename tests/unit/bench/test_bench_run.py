@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.slow
-TESTS = Path(__file__).resolve().parents[1]
+from harness import TESTS
 CONTRACT_COLUMNS = ["implementation", "device", "dtype", "batch", "seq", "heads", "head_dim", "median_s", "gbps"]
 
 

@@ -15,7 +15,7 @@ from ropecheck import RopeConfig, oracle, tolerance, variants
 
 import oracle_reference as reference
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT
 
 CONFIG = RopeConfig(base=10000.0, rotary_dim=64, pairing="half_split", head_dim=64)
 POS = torch.tensor([[0, 1, 17, 4000, 2**17 - 1], [2**16, 3, 99, 100000, 7]])

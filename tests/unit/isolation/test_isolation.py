@@ -15,25 +15,7 @@ import pytest
 from ropecheck import isolation
 from ropecheck.isolation import Limits, Overrun, Sandbox, Stop, Watch
 
-
-def leftovers(marker: str) -> list[int]:
-    """Processes whose environment carries ``marker`` (everything a test started inherits it)."""
-    found = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if proc.environ().get("ROPECHECK_TEST_MARKER") == marker and proc.pid != os.getpid():
-                found.append(proc.pid)
-        except psutil.Error:
-            continue
-    return found
-
-
-def gone(marker: str, within: float = 30.0) -> list[int]:
-    """Wait until no process carries ``marker`` (at most ``within`` s); what is left."""
-    deadline = time.monotonic() + within
-    while leftovers(marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return leftovers(marker)
+from harness import gone, leftovers, wait_for  # noqa: F401 - other test files import them from here too
 
 
 def env_with(marker: str) -> dict[str, str]:
@@ -46,20 +28,6 @@ def python(code: str) -> list[str]:
 
 SEND = ("import os; fd = int(os.environ['ROPECHECK_CHANNEL']); tok = os.environ['ROPECHECK_TOKEN']\n"
         "def send(text): os.write(fd, ('RC1 ' + tok + ' ' + text + '\\n').encode())\n")
-
-
-def wait_for(predicate, within: float = 60.0, while_running=None):
-    """Poll ``predicate`` until it is truthy; fail at once if the ``while_running`` process has
-    ended (a wrong predicate must not cost the whole ``within``)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if while_running is not None and while_running.poll() is not None:
-            raise AssertionError(f"the process ended (exit {while_running.returncode}) before the condition was met")
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 # ---------------------------------------------------------------- limits, on a fake clock

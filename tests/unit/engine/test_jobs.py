@@ -14,8 +14,8 @@ from ropecheck import engine
 from ropecheck.properties import PROPERTIES
 from ropecheck.spec import spec_from_mapping
 
-TESTS = Path(__file__).parent
-ROOT = TESTS.parent
+from harness import TESTS
+from harness import ROOT
 NAMES = [p.name for p in PROPERTIES]
 
 

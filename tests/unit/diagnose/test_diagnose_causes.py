@@ -19,29 +19,7 @@ from ropecheck import diagnose, properties, tolerance
 from ropecheck.config import RopeConfig
 from ropecheck.strategies import RopeCase
 
-# mutant -> a phrase its explanation must contain
-EXPECTED_CAUSE = {
-    "rotary_width_int_truncation": "int(head_dim * (rotary_dim / head_dim)) = 63",
-    "rotary_width_even_floor": "int(head_dim * (rotary_dim / head_dim)) // 2 * 2 = 62",
-    "rotary_width_round_two_decimals": "rotary fraction rounded to two decimals",
-    "positions_int16": "positions stored as int16 wrap at 2**15",
-    "positions_float16": "positions rounded to float16",
-    "table_2048_clamped": "positions past 2047 are clamped to 2047",
-    "table_4096_modulo": "positions are taken modulo 4096",
-    "table_32768_clamped": "positions past 32767 are clamped to 32767",
-    "tile_positions_lost_64": "positions restart at every tile of 64 tokens",
-    "tile_positions_lost_128": "positions restart at every tile of 128 tokens",
-    "sin_sign_flipped_past_2048": "the wrong way for positions >= 2048 only",
-    "half_split_table_interleaved_rotation": "half_split cos/sin layout (cat(freqs, freqs)) applied with the interleaved rotation",
-    "output_pairs_deinterleaved": "output permuted",
-    "all_ones_frequency_ladder": "every pair's frequency is 1",
-    "first_head_only": "only the first head is rotated",
-    "decode_rows_take_row0_positions": "row 0's positions",
-    "last_pair_sign_flipped": "sin sign flipped on pair",
-    "float64_computed_in_float32": "computed in float32",
-    "cos_table_float16": "cos/sin tables stored in float16",
-    "angles_float16": "angles formed in float16",
-}
+from harness import EXPECTED_CAUSE  # noqa: E402 - the phrases, shared with tests/test_boundaries.py
 
 # Positions rounded through float32 are off by at most 1 below 2**25 (2 below 2**26): the
 # tolerance model allows float32 angle error that grows with the position (about 10 times

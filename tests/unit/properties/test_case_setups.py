@@ -72,7 +72,7 @@ def test_an_extra_no_property_draws_is_refused():
 def _spec(**claims):
     mapping = {"name": "roundtrip", "callable": "ropecheck.variants:half_split", "pairing": "half_split",
                "base": "any", "dtypes": ["float32", "float64"], "devices": ["cpu"], "partial_rotary": True}
-    return spec_from_mapping({**mapping, **claims}, origin="tests/test_case_setups.py")
+    return spec_from_mapping({**mapping, **claims}, origin="tests/unit/properties/test_case_setups.py")
 
 
 SPECS = {"x": _spec(),

@@ -23,7 +23,7 @@ import mutants
 from ropecheck import cli, identify, variants
 from ropecheck.config import RopeConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT
 REL = 1e-6
 
 

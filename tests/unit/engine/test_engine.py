@@ -15,11 +15,11 @@ import pytest
 
 from ropecheck import engine
 from ropecheck.spec import spec_from_mapping
-from test_isolation import gone
+from harness import gone
 from test_mutants import make_spec
 
 pytestmark = pytest.mark.slow
-TESTS = Path(__file__).parent
+from harness import TESTS
 
 
 def statuses(result):
