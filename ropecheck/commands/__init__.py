@@ -9,8 +9,9 @@ Every module exposes the same small interface:
 
 Importing a command module is cheap (no torch): each imports what it needs when it runs.
 ``ropecheck.cli`` builds the command line from ``MODULES`` in this order; the modules
-below ``ropecheck.commands`` never import it (the old entry points ``ropecheck.repro`` and
-``ropecheck.conformance_table`` reach their command only from inside their ``main``).
+below ``ropecheck.commands`` never import it (the old entry points ``ropecheck.repro``,
+``ropecheck.conformance_table`` and ``ropecheck.bench.timer_check`` reach their command
+only from inside their ``main``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import argparse
 import importlib
 from types import ModuleType
 
-MODULES = ("prove", "listing", "verify", "bench", "compare", "identify", "report", "repro", "conformance_table")
+MODULES = ("prove", "listing", "verify", "bench", "compare", "identify", "report", "repro", "conformance_table",
+           "timer_check")
 
 
 def commands() -> list[ModuleType]:
