@@ -1,5 +1,6 @@
 """``results/conformance.csv``: the verdicts of many implementations, one row per
-(implementation, version, device, dtype, property), written by a command::
+(implementation, version, device, dtype, property), written by a command
+(``ropecheck conformance-table``, also run as)::
 
     python -m ropecheck.conformance_table specs/ [TARGET ...] --device cpu \
         --out results/conformance.csv [--profile ci] [--jobs 2]
@@ -11,20 +12,16 @@ already in the file are replaced, others kept; the file is written whole or not 
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import os
 import platform
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from importlib import metadata
 
 import pandas as pd
 
-from ropecheck import __version__, engine, registry
-from ropecheck.spec import Spec, SpecError
+from ropecheck import __version__, engine
+from ropecheck.spec import Spec
 from ropecheck.storage import atomic_write_csv
 
 KEY = ["implementation", "device", "dtype", "property"]
@@ -75,7 +72,8 @@ def merge(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([keep, new], ignore_index=True)[COLUMNS].sort_values(KEY, kind="stable")
 
 
-def _write(path: str, new: pd.DataFrame) -> pd.DataFrame:
+def write_merged(path: str, new: pd.DataFrame) -> pd.DataFrame:
+    """``new`` merged into the table at ``path`` (``merge``), written whole; the merged table."""
     try:
         old = pd.read_csv(path)
     except (FileNotFoundError, pd.errors.EmptyDataError):
@@ -86,40 +84,11 @@ def _write(path: str, new: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ropecheck.conformance_table", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("targets", nargs="+")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--out", default="results/conformance.csv")
-    parser.add_argument("--profile", default="ci")
-    parser.add_argument("--timeout", type=float)
-    parser.add_argument("--dtypes", nargs="+", help="only these of each spec's dtypes")
-    parser.add_argument("--jobs", type=int, default=1, help="(implementation, dtype) verifications run at once")
-    args = parser.parse_args(argv)
-    try:
-        targets = [t for target in args.targets for t in registry.resolve(target)]
-    except SpecError as exc:
-        print(f"ropecheck: error: {exc}", file=sys.stderr)
-        return 2
-    if args.jobs > 1 and "OMP_NUM_THREADS" not in os.environ:  # workers inherit it: no oversubscription
-        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.jobs))
-    tasks = [(spec, ref, dtype) for spec, ref in targets for dtype in spec.dtypes
-             if not args.dtypes or dtype in args.dtypes]
-    rows: list[dict] = []
-    start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {pool.submit(rows_for, spec, ref, dtype, args.device, args.profile, args.timeout): (spec.name, dtype)
-                   for spec, ref, dtype in tasks}
-        for future in as_completed(futures):
-            rows += future.result()
-            new = pd.DataFrame(rows, columns=COLUMNS)
-            table = _write(args.out, new)  # after every task: a time limit loses only what is in flight
-            name, dtype = futures[future]
-            print(f"[{time.monotonic() - start:6.0f} s] {name} {dtype}: done", flush=True)
-    summary = new.groupby(["implementation", "dtype"])["status"].agg(lambda s: "conforms" if set(s) <= {"passed", "skipped"} else "FAILS")
-    print(summary.unstack().to_string())
-    print(f"\nwrote {len(new)} rows ({len(table)} in all) to {args.out}")
-    return 0
+    """The old entry point, kept with its arguments and output: ``ropecheck conformance-table``."""
+    from ropecheck.commands import _options, conformance_table as command
+
+    return _options.standalone(command, argv, prog="python -m ropecheck.conformance_table", prefix="ropecheck",
+                               description=command.DESCRIPTION, formatter_class=command.FORMATTER)
 
 
 if __name__ == "__main__":

@@ -3,23 +3,24 @@
     python -m ropecheck.repro SPEC_OR_NAME PROPERTY --device cpu --case "RopeCase(...)"
 
 Prints the verdict and exits 0 when the property holds on that case, 1 when it fails.
+The command is ``ropecheck repro`` (``ropecheck.commands.repro``); this module keeps its
+old entry point and ``parse_case``, which checking processes use too.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import sys
 
-from ropecheck import registry
 from ropecheck.config import RopeConfig
-from ropecheck.properties import BY_NAME, PropertyFailed, Subject
-from ropecheck.spec import SpecError
 from ropecheck.strategies import RopeCase, setup_from_labels, setup_types
 
 
 def _constructors() -> dict:
-    """What a case line may call: RopeCase, RopeConfig and the properties' setups."""
+    """What a case line may call: RopeCase, RopeConfig and the properties' setups (which
+    register themselves when the property modules are imported)."""
+    import ropecheck.properties  # noqa: F401
+
     return {"RopeCase": RopeCase, "RopeConfig": RopeConfig, **setup_types()}
 
 
@@ -66,29 +67,12 @@ def _construct(node: ast.AST):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ropecheck.repro", description=__doc__)
-    parser.add_argument("target", help="spec file or registered name")
-    parser.add_argument("property", choices=sorted(BY_NAME))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--case", required=True, help="a RopeCase(...) expression from a report")
-    args = parser.parse_args(argv)
-    try:
-        (spec, _), *_ = registry.resolve(args.target)
-        case = parse_case(args.case)
-    except (SpecError, ValueError, TypeError) as exc:
-        print(f"ropecheck repro: error: {exc}", file=sys.stderr)
-        return 2
-    subject = Subject(fn=spec.load_callable(), spec=spec, device=args.device)
-    try:
-        ratio = BY_NAME[args.property].check(subject, case)
-    except PropertyFailed as failure:
-        print(f"FAILED {spec.name} · {args.property}: {failure.full_cause()}")
-        if failure.detail:
-            print(f"  {failure.detail}")
-        print(f"  case: {case.summary()}")
-        return 1
-    print(f"passed {spec.name} · {args.property}" + ("" if ratio is None else f" (error/allowed {ratio:.3g})"))
-    return 0
+    """The entry point every reproduce line names, kept with its arguments and output:
+    ``ropecheck repro`` (``ropecheck.commands.repro``), under its old name."""
+    from ropecheck.commands import _options, repro as command
+
+    return _options.standalone(command, argv, prog="python -m ropecheck.repro", prefix="ropecheck repro",
+                               description=command.DESCRIPTION)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,13 @@
     python -m ropecheck.bench.timer_check --out results/cuda/timer_agreement.csv
 
 Times the same calls (large prefill shapes, bf16) with ``timing.cuda_samples`` and with
-``do_bench(return_mode="median")`` and writes both medians and their ratio.
+``do_bench(return_mode="median")`` and writes both medians and their ratio. The command
+is ``ropecheck timer-check`` (``ropecheck.commands.timer_check``); this module keeps the
+measurement and its old entry point.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import pandas as pd
@@ -16,26 +17,20 @@ import pandas as pd
 from ropecheck.bench import sweep, timing
 from ropecheck.bench.table import metadata
 from ropecheck.bench.workload import COPY, Workload
-from ropecheck.registry import resolve
-from ropecheck.storage import atomic_write_csv
 
 SHAPES = [sweep.Shape("prefill", 1, 4096, 32, 32, 128), sweep.Shape("prefill", 1, 32768, 32, 8, 128),
           sweep.Shape("prefill", 4, 8192, 32, 8, 128)]
 
 
-def main(argv: list[str] | None = None) -> int:
+def agreement(specs: list) -> pd.DataFrame:
+    """Copy and each of ``specs`` (runnable here) timed both ways on ``SHAPES``; one row
+    per call, a line per call printed as it is measured."""
     import torch
     from triton.testing import do_bench
 
-    parser = argparse.ArgumentParser(prog="python -m ropecheck.bench.timer_check")
-    parser.add_argument("targets", nargs="*", default=["half-split", "complex-polar"])
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
     works = [Workload(COPY, None, s, "bfloat16", "cuda") for s in SHAPES]
-    for target in args.targets:
-        for spec, _ in resolve(target):
-            if not spec.missing_requirements():
-                works += [Workload(spec.name, spec, s, "bfloat16", "cuda") for s in SHAPES]
+    for spec in specs:
+        works += [Workload(spec.name, spec, s, "bfloat16", "cuda") for s in SHAPES]
     rows = []
     for work in works:
         call = work.prepare()
@@ -48,8 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     frame = pd.DataFrame(rows)
     for key, value in metadata("cuda").items():
         frame[key] = value
-    atomic_write_csv(args.out, frame)
-    return 0
+    return frame
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The old entry point, kept with its arguments and output: ``ropecheck timer-check``."""
+    from ropecheck.commands import _options, timer_check as command
+
+    return _options.standalone(command, argv, prog="python -m ropecheck.bench.timer_check", prefix="ropecheck",
+                               description=None)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,77 @@
+"""``ropecheck verify``: the conformance properties against each target."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from ropecheck.commands._options import (
+    EXIT_FAIL, EXIT_OK, add_device, add_json, add_markdown, add_profile, add_specs_folder, add_targets,
+    add_timeout, check_cuda, check_outputs, check_profile, check_timeout, positive_int, property_names,
+    resolve_targets, usage_errors)
+
+NAME = "verify"
+HELP = "run the conformance properties against each target"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_targets(parser, help="a spec file, a folder of specs, or a registered name")
+    add_profile(parser, help="Hypothesis profile: ci (default), dev, thorough")
+    add_device(parser, default=None, help="only this device (default: every device the spec claims)")
+    add_json(parser, help="write the verdict as JSON to F")
+    add_markdown(parser, help="write a markdown report to F (a CI artifact)")
+    add_timeout(parser, help="CPU seconds one property may use (default: 120 for ci, 600 dev, 3600 thorough); "
+                             "a busy machine does not count against it")
+    add_specs_folder(parser, help="folder searched for registered names (default: ./specs)")
+    parser.add_argument("-j", "--jobs", metavar="N",
+                        help="checking processes at a time, each with one torch thread (default: the usable cores)")
+    parser.add_argument("--property", action="append", metavar="NAME",
+                        help="run only this property (repeatable; default: every property)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ropecheck import engine, report
+    from ropecheck.isolation import Stop
+    from ropecheck.properties import PROPERTIES
+    from ropecheck.storage import atomic_write_json, atomic_write_text
+    from ropecheck.table import printable
+
+    check_profile(args.profile)
+    check_timeout(args.timeout)
+    check_outputs(json=args.json, markdown=args.markdown)
+    check_cuda(args.device)
+    names = property_names(args.property)
+    jobs = engine.usable_cores() if args.jobs is None else positive_int("-j/--jobs", args.jobs)
+    targets = resolve_targets(args.targets, args.specs)
+    partial: dict[str, list] = {spec.name: [] for spec, _ in targets}
+
+    order = names or [p.name for p in PROPERTIES]
+
+    def on_result(result, row) -> None:
+        partial[result.name].append(row)  # in the catalogue's order, whichever process finished first
+        partial[result.name].sort(key=lambda r: (r.device, order.index(r.name) if r.name in order else len(order)))
+        print(printable(f"  {result.name} · {row.name} [{row.device}] {row.status}"), file=sys.stderr, flush=True)
+        if args.json:  # what finished survives whatever stops the run
+            atomic_write_json(args.json, report.json_report(
+                [engine.ImplementationResult(spec.name, spec.origin, partial[spec.name]) for spec, _ in targets],
+                complete=False))
+
+    stop = Stop()
+    try:
+        with stop.on_signals(), usage_errors():  # a callable that cannot be imported: file and key
+            results = engine.verify_all(targets, profile=args.profile, device=args.device, timeout=args.timeout,
+                                        names=names, on_result=on_result, stop=stop, jobs=jobs, fork=True)
+    finally:
+        stop.close()
+    print(printable(report.text_report(results)))
+    interrupted = stop.signum
+    if args.json:
+        atomic_write_json(args.json, report.json_report(results, interrupted=interrupted))
+    if args.markdown:
+        atomic_write_text(args.markdown, report.markdown_report(results))
+    if interrupted is not None:
+        print(f"ropecheck: interrupted by {signal.Signals(interrupted).name}; the results above are what finished",
+              file=sys.stderr)
+        return 128 + interrupted
+    return EXIT_OK if all(r.conforms for r in results) else EXIT_FAIL
