@@ -1,4 +1,4 @@
-"""The ``ropecheck`` command line (CONTRACT §3). Exit codes: 0 success, 1 a check failed,
+"""The ``ropecheck`` command line (docs/contract.md §3). Exit codes: 0 success, 1 a check failed,
 2 a usage error (one message naming the file and key)."""
 
 from __future__ import annotations

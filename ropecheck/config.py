@@ -1,6 +1,6 @@
 """``RopeConfig``: the frozen, validated description of one RoPE convention.
 
-This is the third argument of every implementation under test (CONTRACT §1)::
+This is the third argument of every implementation under test (docs/contract.md §1)::
 
     rope(x: (batch, seq, heads, head_dim), positions: (batch, seq) int64, config) -> like x
 """

@@ -1,6 +1,6 @@
 """``ropecheck identify``: which RoPE convention does an unknown callable implement?
 
-The callable has the adapter signature of CONTRACT §1::
+The callable has the adapter signature of docs/contract.md §1::
 
     rope(x: (batch, seq, heads, head_dim), positions: (batch, seq) int64, config) -> like x
 
@@ -96,7 +96,7 @@ LADDER_SLACK = 0.1
 """How far the measured ladder width (the D of base**(-2i/D)) may be from an integer."""
 JSON_KEYS = ("pairing", "base", "rotary_dim", "position_offset", "scaling", "explained", "residual",
              "max_position", "not_probed", "rotary_width")
-"""CONTRACT §3's seven keys, then the keys added with ``--max-position`` and the width probe:
+"""docs/contract.md §3.4's seven keys, then the keys added with ``--max-position`` and the width probe:
 ``max_position`` (int or null), ``not_probed`` (sentences: what was skipped because of
 --max-position) and ``rotary_width`` (one entry per ``WIDTH_PROBES`` pair, see
 ``WidthProbe.to_json``; empty when the fit was not explained)."""
@@ -137,7 +137,7 @@ class NotExplained(Exception):
 class Identification:
     """What ``identify`` found.
 
-    The first seven fields are CONTRACT §3's JSON (``to_json``); a field is None when the
+    The first seven fields are docs/contract.md §3.3's JSON (``to_json``); a field is None when the
     fit stopped before it. ``max_position``, ``not_probed`` and ``rotary_width`` are the
     JSON keys added after them (see ``JSON_KEYS``). ``message`` is the plain sentence; ``probe`` the config the
     callable was handed; ``dtype`` the input dtype probed; ``fitted_base`` and
@@ -164,7 +164,7 @@ class Identification:
     rotary_width: tuple["WidthProbe", ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly the keys of CONTRACT §3 (non-finite numbers become null)."""
+        """Exactly the keys of docs/contract.md §3 (non-finite numbers become null)."""
         out = {key: getattr(self, key) for key in JSON_KEYS}
         if out["residual"] is not None and not math.isfinite(out["residual"]):
             out["residual"] = None
@@ -499,7 +499,7 @@ def verify(fn: Callable, probe: RopeConfig, fitted: RopeConfig, offset_: int, dt
 
 
 def as_x_form(fn: Callable, signature: str = "x", packed: bool = False) -> Callable:
-    """The callable seen as ``rope(x, positions, config)`` (CONTRACT §1), so that it can be
+    """The callable seen as ``rope(x, positions, config)`` (docs/contract.md §1), so that it can be
     identified: a q/k callable (§4) is probed from q's side (x is q; k is one head, MQA, whose
     output is dropped); a packed one gets each row of x as one sequence of a packed batch.
 

@@ -1,4 +1,4 @@
-"""Verdicts as a terminal table, the JSON of CONTRACT §3, and a markdown report."""
+"""Verdicts as a terminal table, the JSON of docs/contract.md §3, and a markdown report."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def text_report(results: list[ImplementationResult]) -> str:
 
 
 def json_report(results: list[ImplementationResult], complete: bool = True, interrupted: int | None = None) -> dict:
-    """CONTRACT §3's JSON. ``complete`` is false in the copies written while the run goes
+    """docs/contract.md §3.3's JSON. ``complete`` is false in the copies written while the run goes
     on (each holds what finished so far); ``interrupted`` names the signal that stopped it."""
     data = {"implementations": [r.to_json() for r in results], "complete": complete and interrupted is None}
     if interrupted is not None:

@@ -32,7 +32,7 @@ STATUSES = ("passed", "failed", "skipped", "error")
 
 @dataclass
 class PropertyResult:
-    """One row of the verdict (the JSON of CONTRACT §3 plus device, worst_ratio, reproduce)."""
+    """One row of the verdict (the JSON of docs/contract.md §3.3 plus device, worst_ratio, reproduce)."""
 
     name: str
     status: str

@@ -1,6 +1,6 @@
 """Long-context scaling and multi-axis layouts: validation and exact frequencies.
 
-``config.scaling`` uses HF ``rope_parameters`` key names (CONTRACT §1). The reference
+``config.scaling`` uses HF ``rope_parameters`` key names (docs/contract.md §1). The reference
 semantics are those of HF transformers' ``modeling_rope_utils.py`` (what checkpoints are
 trained against), computed here exactly with mpmath instead of in float32. With rotary
 dim d, pair i, exponent e_i = 2i/d, the unscaled frequency is theta_i = base**(-e_i):

@@ -1,4 +1,4 @@
-"""Spec files (CONTRACT §2): what an implementation claims, validated strictly.
+"""Spec files (docs/contract.md §2): what an implementation claims, validated strictly.
 
 Every mistake is a ``SpecError`` whose message names the file, the key and what was
 expected; the CLI turns it into exit code 2.

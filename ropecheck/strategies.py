@@ -29,7 +29,7 @@ POSITION_MODES = ("from_zero", "row_offsets", "arbitrary", "decode", "near_max",
 
 @dataclass(frozen=True)
 class Inputs:
-    """The tensors of one call, as the spec's form passes them (CONTRACT §1 and §4).
+    """The tensors of one call, as the spec's form passes them (docs/contract.md §1 and §4).
 
     operands: ``(x,)``, or ``(q, k)`` for ``signature = "qk"``. Each is
         ``(batch, seq, heads, head_dim)``, or ``(total_tokens, heads, head_dim)`` when packed.

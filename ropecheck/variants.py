@@ -1,4 +1,4 @@
-"""The five RoPE variants of the seeds, each with the adapter signature of CONTRACT §1::
+"""The five RoPE variants of the seeds, each with the adapter signature of docs/contract.md §1::
 
     rope(x: (batch, seq, heads, head_dim), positions: (batch, seq) int64, config) -> like x
 

@@ -1,4 +1,4 @@
-"""Ordinary ``rope(x, positions, config) -> y`` implementations (CONTRACT section 1) whose
+"""Ordinary ``rope(x, positions, config) -> y`` implementations (docs/contract.md §1) whose
 bugs show only at boundaries (a width, a position, a table size, a tile, a dtype) or only
 after earlier calls (a module-level cache), in the style of real library code.
 
@@ -515,7 +515,7 @@ _F = ["float32", "float64"]
 
 
 def _spec(**claims) -> dict:
-    """A spec dict with the defaults written out (CONTRACT sections 2 and 4)."""
+    """A spec dict with the defaults written out (docs/contract.md §2 and §4)."""
     spec = {"pairing": "half_split", "base": "any", "dtypes": list(_F), "devices": ["cpu"],
             "partial_rotary": True, "inplace": False, "differentiable": True,
             "max_position": 131072, "signature": "x", "packed": False, "positions": "any"}

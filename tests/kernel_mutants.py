@@ -1,4 +1,4 @@
-"""RoPE kernels in the calling forms of CONTRACT section 4 (q and k together, packed
+"""RoPE kernels in the calling forms of docs/contract.md §4 (q and k together, packed
 batches, one offset per sequence): correct ones in several styles, and mutants that carry
 bugs found in real kernels.
 
@@ -735,7 +735,7 @@ _DTYPES = ["float32", "float64", "bfloat16", "float16"]
 
 
 def _spec(**claims) -> dict:
-    """A spec dict with the defaults written out (CONTRACT sections 2 and 4)."""
+    """A spec dict with the defaults written out (docs/contract.md §2 and §4)."""
     spec = {"pairing": "half_split", "base": "any", "dtypes": list(_DTYPES), "devices": ["cpu"],
             "partial_rotary": True, "inplace": False, "differentiable": True,
             "max_position": 131072, "signature": "x", "packed": False, "positions": "any"}

@@ -1,4 +1,4 @@
-"""The command line against CONTRACT §3: commands, exit codes, JSON, usage errors."""
+"""The command line against docs/contract.md §3: commands, exit codes, JSON, usage errors."""
 
 import json
 import subprocess

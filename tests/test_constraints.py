@@ -64,7 +64,7 @@ def test_the_canary_verifies_every_third_party_spec(tox):
     commands = tox["testenv:upstream"]["commands"]
     verify = next(line for line in commands.splitlines() if "ropecheck verify" in line)
     listed = set(re.findall(r"specs/[\w.-]+\.toml", verify))
-    # read raw, so that specs in CONTRACT section 4's forms count before the engine reads them
+    # read raw, so that specs in docs/contract.md §4's forms count before the engine reads them
     third_party = {f"specs/{p.name}" for p in (ROOT / "specs").glob("*.toml")
                    if tomllib.loads(p.read_text()).get("requires")}
     assert listed == third_party

@@ -1,4 +1,4 @@
-"""CONTRACT §4, judged on implementations written blind to the checks
+"""docs/contract.md §4, judged on implementations written blind to the checks
 (``tests/kernel_mutants.py``): correct q/k, packed and consecutive-offset kernels in other
 styles conform, and every mutant is rejected by the property named here, with its cause,
 under the ``ci`` profile. Also: the spec keys, skip reasons and reproduce lines of the forms."""

@@ -71,7 +71,7 @@ BROKEN = [
     ("assumes_unit_last_stride", {}, "memory_layout"),
     ("training_kernel_drops_passthrough", {}, "gradients"),  # wrong only when x requires grad
     pytest.param("half_backward_loses_negation", {}, "gradients", marks=pytest.mark.xfail(
-        strict=True, reason="CONTRACT §2: gradients are checked in float32/float64; this backward is wrong only "
+        strict=True, reason="docs/contract.md §2.2: gradients are checked in float32/float64; this backward is wrong only "
                             "in bfloat16/float16, which the contract leaves unchecked (a known limit)")),
     ("prefill_assumes_consecutive", {}, "oracle_agreement"),
     ("interleaved_freqs_with_rotate_half", {}, "norm_preservation"),

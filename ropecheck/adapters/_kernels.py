@@ -59,7 +59,7 @@ def one_config_under_interpreter(kernel) -> None:
 
 
 def sequence_offsets(positions: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor:
-    """Each packed sequence's first position (CONTRACT §4, ``positions = "consecutive"``).
+    """Each packed sequence's first position (docs/contract.md §4, ``positions = "consecutive"``).
 
     Args:
         positions: ``(total_tokens,)`` int64, each sequence ``offset, offset + 1, ...``.

@@ -1,4 +1,4 @@
-"""fla-core's Triton rotary kernel (``fla.modules.rotary``) on packed batches, CONTRACT §4::
+"""fla-core's Triton rotary kernel (``fla.modules.rotary``) on packed batches, docs/contract.md §4::
 
     rope(x: (total_tokens, heads, head_dim), positions: (total_tokens,) int64, config,
          *, cu_seqlens: (num_seqs + 1,) int32) -> like x                      (packed = true)

@@ -1,4 +1,4 @@
-"""HF transformers' own RoPE code bent to CONTRACT §1::
+"""HF transformers' own RoPE code bent to docs/contract.md §1::
 
     rope(x: (batch, seq, heads, head_dim), positions: (batch, seq) int64, config) -> like x
 
@@ -23,7 +23,7 @@ Each adapter implements one pairing and ignores ``config.pairing`` (its spec say
 (linear, dynamic, yarn, llama3, longrope: HF's own ``ROPE_INIT_FUNCTIONS`` and
 ``dynamic_rope_update``); the other adapters raise ``NotImplementedError`` for scaling.
 
-``llama_qk`` and ``gpt_neox_qk`` take q and k together (CONTRACT §4, ``signature = "qk"``,
+``llama_qk`` and ``gpt_neox_qk`` take q and k together (docs/contract.md §4, ``signature = "qk"``,
 kv_heads dividing q_heads) and judge only the models' ``apply_rotary_pos_emb(q, k, cos, sin)``:
 their cos/sin are ropecheck's exact ``tables.duplicated``, rounded once to q's dtype.
 
@@ -314,7 +314,7 @@ def gptj(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.
     return torch.cat([_modeling("gptj").apply_rotary_pos_emb(rot, sin, cos), rest], dim=-1)
 
 
-# ---------------------------------------------------------------- q and k together (CONTRACT §4)
+# ---------------------------------------------------------------- q and k together (docs/contract.md §4)
 
 
 def _apply_qk(apply, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor,

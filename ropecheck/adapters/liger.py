@@ -1,4 +1,4 @@
-"""liger-kernel's fused Triton RoPE bent to CONTRACT §4, ``signature = "qk"``::
+"""liger-kernel's fused Triton RoPE bent to docs/contract.md §4, ``signature = "qk"``::
 
     rope(q: (batch, seq, q_heads, head_dim), k: (batch, seq, kv_heads, head_dim),
          positions: (batch, seq) int64, config) -> (q_out, k_out)

@@ -1,4 +1,4 @@
-"""lucidrains' ``rotary-embedding-torch`` bent to CONTRACT §1::
+"""lucidrains' ``rotary-embedding-torch`` bent to docs/contract.md §1::
 
     rope(x: (batch, seq, heads, head_dim), positions: (batch, seq) int64, config) -> like x
 

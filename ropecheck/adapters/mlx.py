@@ -1,4 +1,4 @@
-"""MLX's fused ``mx.fast.rope`` bent to CONTRACT §1::
+"""MLX's fused ``mx.fast.rope`` bent to docs/contract.md §1::
 
     rope(x: (batch, seq, heads, head_dim), positions: (batch, seq) int64, config) -> like x
 

@@ -1,4 +1,4 @@
-"""torchtune's ``RotaryPositionalEmbeddings`` bent to CONTRACT §1::
+"""torchtune's ``RotaryPositionalEmbeddings`` bent to docs/contract.md §1::
 
     rope(x: (batch, seq, heads, head_dim), positions: (batch, seq) int64, config) -> like x
 

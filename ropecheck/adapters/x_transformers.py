@@ -1,4 +1,4 @@
-"""x-transformers' rotary embedding bent to CONTRACT §1::
+"""x-transformers' rotary embedding bent to docs/contract.md §1::
 
     rope(x: (batch, seq, heads, head_dim), positions: (batch, seq) int64, config) -> like x
 

@@ -1,4 +1,4 @@
-"""Benchmark rows into a pandas table: CONTRACT §3's columns, the metrics, the raw samples
+"""Benchmark rows into a pandas table: docs/contract.md §3.5's columns, the metrics, the raw samples
 (``samples_s``, space-separated seconds, what ``compare`` tests), and machine metadata."""
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from ropecheck.strategies import Inputs, RopeCase, batched
 
 
 def call(subject: Subject, case: RopeCase, inputs: Inputs, config: RopeConfig | None = None) -> tuple[torch.Tensor, ...]:
-    """Run the implementation in the spec's form (CONTRACT §1 and §4); returns its outputs,
+    """Run the implementation in the spec's form (docs/contract.md §1 and §4); returns its outputs,
     ``(y,)`` or ``(q_out, k_out)``, each of its operand's shape
     (``(batch, seq, heads, head_dim)``, or ``(total_tokens, heads, head_dim)`` packed).
 

@@ -1,4 +1,4 @@
-"""q and k together (CONTRACT §4): qk_independence (neither output depends on the other
+"""q and k together (docs/contract.md §4): qk_independence (neither output depends on the other
 operand) and fused_buffer (q and k as views into one qkv buffer)."""
 
 from __future__ import annotations

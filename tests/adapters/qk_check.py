@@ -1,4 +1,4 @@
-"""Fixed-case checks for adapters in CONTRACT §4's forms: q and k together, packed batches.
+"""Fixed-case checks for adapters in docs/contract.md §4's forms: q and k together, packed batches.
 
 - ``make_qk``: q (batch, seq, q_heads, d) and k (batch, seq, kv_heads, d) as separate
   tensors, as views into one fused (batch, seq, q_heads + 2 kv_heads, d) buffer (q, k, v), or

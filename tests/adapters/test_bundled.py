@@ -40,7 +40,7 @@ def test_the_message_is_one_line_naming_adapter_library_and_what_is_missing():
 
 
 FORMS = (["x", "positions", "config"], ["q", "k", "positions", "config"])
-"""The leading parameters of an adapter: CONTRACT §1 (and §4 packed, which adds ``cu_seqlens``), §4 ``qk``."""
+"""The leading parameters of an adapter: docs/contract.md §1 (and §4 packed, which adds ``cu_seqlens``), §4 ``qk``."""
 
 
 def _adapter_functions():
@@ -61,7 +61,7 @@ def test_every_public_adapter_and_every_bundled_spec_is_bundled():
     unbundled = [name for name, fn in found.items() if not getattr(fn, "bundled_library", None)]
     assert not unbundled, f"not wrapped in @bundled: {unbundled}"
     for path in sorted((ROOT / "specs").glob("*.toml")):
-        target = tomllib.loads(path.read_text())["callable"]  # read raw: CONTRACT §4 keys need no engine
+        target = tomllib.loads(path.read_text())["callable"]  # read raw: docs/contract.md §4 keys need no engine
         if target.startswith("ropecheck.adapters."):
             assert target in found, f"{path.name}: {target} is not a public adapter"
 

@@ -3,7 +3,7 @@
 On CPU tensors the kernel runs under Triton's interpreter (the adapter turns it on when it
 imports Liger's kernel module first; ``tox -e triton-cpu`` sets ``TRITON_INTERPRET=1``).
 Fixed cases against the oracle with GQA and MQA, partial rotary and large positions, every
-layout of CONTRACT §4; and Liger's two findings, pinned: it writes its result into q and k
+layout of docs/contract.md §4; and Liger's two findings, pinned: it writes its result into q and k
 (``inplace = true``), and its backward rotates the incoming gradient in place, which makes
 the gradient wrong when that gradient tensor has another consumer (a residual).
 """

@@ -1,4 +1,4 @@
-"""``ropecheck identify`` (CONTRACT §3): the fit recovers pairing, base, rotary_dim, position
+"""``ropecheck identify`` (docs/contract.md §3): the fit recovers pairing, base, rotary_dim, position
 offset and linear scaling of built-in variants, mutants, hand-written conventions and
 third-party adapters, and says plainly when a callable is no RoPE it can explain.
 
