@@ -13,7 +13,6 @@ already in the file are replaced, others kept; the file is written whole or not 
 from __future__ import annotations
 
 import datetime
-import platform
 import sys
 from dataclasses import replace
 from importlib import metadata
@@ -21,6 +20,7 @@ from importlib import metadata
 import pandas as pd
 
 from ropecheck import __version__, engine
+from ropecheck.render import machine
 from ropecheck.spec import Spec
 from ropecheck.storage import atomic_write_csv
 
@@ -44,22 +44,17 @@ def library_version(spec: Spec) -> str:
 
 
 def device_name(device: str) -> str:
-    import torch
-
-    if device == "cuda" and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return platform.processor() or platform.machine()
+    """The GPU's name on cuda, otherwise the short CPU name (``render.machine``)."""
+    return machine.device_name(device, cpu=machine.short_cpu_name)
 
 
 def rows_for(spec: Spec, ref: str, dtype: str, device: str, profile: str, timeout: float | None) -> list[dict]:
     """Verify ``spec`` narrowed to ``dtype`` on ``device``; one row per property."""
-    import torch
-
     version, name, today = library_version(spec), device_name(device), datetime.date.today().isoformat()
     result = engine.verify(replace(spec, dtypes=(dtype,)), ref, profile=profile, device=device, timeout=timeout)
     return [dict(implementation=spec.name, version=version, device=device, dtype=dtype, property=p.name,
                  status=p.status, worst_ratio=p.worst_ratio, message=p.message, counterexample=p.counterexample,
-                 torch=torch.__version__, device_name=name, date=today, profile=profile)
+                 torch=machine.torch_version(), device_name=name, date=today, profile=profile)
             for p in result.properties]
 
 

@@ -1,36 +1,4 @@
-"""Plain-text and markdown tables for the terminal and for reports."""
+"""Moved to ``ropecheck.render.text`` (rendering named for its job); this name is kept for
+importers and re-exports it. Imports nothing of ropecheck but that module, which imports nothing."""
 
-from __future__ import annotations
-
-from typing import Sequence
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (terminal escape codes) shown escaped, so nothing
-    a spec or an implementation wrote can clear or recolour the user's terminal."""
-    return "".join(ch if ch.isprintable() or ch == "\n" else ascii(ch)[1:-1] for ch in text)
-
-
-def literal_label(text: object) -> str:
-    """``text`` as matplotlib shows it literally: ``$`` escaped, so a name such as
-    ``my$rope$`` is not parsed as mathtext (which would fail, or draw something else)."""
-    return printable(str(text)).replace("$", r"\$")
-
-
-def text_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Left-aligned columns separated by two spaces, with a rule under the header."""
-    cells = [[printable(str(c)) for c in header]] + [[printable(str(c)) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A GitHub-flavoured markdown table; pipes in cells are escaped."""
-    def cell(value: object) -> str:
-        return printable(str(value)).replace("|", "\\|").replace("\n", " ")
-
-    out = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(out)
+from ropecheck.render.text import literal_label, markdown_cell, markdown_table, printable, text_table  # noqa: F401

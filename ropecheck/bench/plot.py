@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ropecheck.table import literal_label
+from ropecheck.render.text import literal_label
 
 
 def throughput_plots(table: pd.DataFrame, folder: str | Path) -> list[Path]:

@@ -1,47 +1,16 @@
 """Benchmark rows into a pandas table: docs/contract.md §3.5's columns, the metrics, the raw samples
-(``samples_s``, space-separated seconds, what ``compare`` tests), and machine metadata."""
+(``samples_s``, space-separated seconds, what ``compare`` tests), and machine metadata (computed
+by ``ropecheck.render.machine``)."""
 
 from __future__ import annotations
-
-import datetime
-import platform
-import subprocess
-from pathlib import Path
 
 import pandas as pd
 
 from ropecheck import __version__
 from ropecheck.bench import stats
+from ropecheck.render.machine import commit as _commit, cpu_name as _cpu_name, metadata  # noqa: F401
 
 KEY = stats.KEY
-
-
-def metadata(device: str) -> dict:
-    import torch
-
-    name = torch.cuda.get_device_name(0) if device == "cuda" and torch.cuda.is_available() else _cpu_name()
-    return {"device_name": name, "torch": torch.__version__, "ropecheck": __version__, "commit": _commit(),
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "threads": torch.get_num_threads(), "python": platform.python_version()}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=5)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def build(rows: list[dict], device: str, versions: dict[str, str] | None = None) -> pd.DataFrame:

@@ -15,8 +15,8 @@ import sys
 import pandas as pd
 
 from ropecheck.bench import sweep, timing
-from ropecheck.bench.table import metadata
 from ropecheck.bench.workload import COPY, Workload
+from ropecheck.render.machine import metadata
 
 SHAPES = [sweep.Shape("prefill", 1, 4096, 32, 32, 128), sweep.Shape("prefill", 1, 32768, 32, 8, 128),
           sweep.Shape("prefill", 4, 8192, 32, 8, 128)]

@@ -158,7 +158,7 @@ def property_names(chosen: list[str] | None) -> list[str] | None:
 
 
 def warn(text: str) -> None:
-    from ropecheck.table import printable
+    from ropecheck.render.text import printable
 
     print(f"ropecheck: note: {printable(text)}", file=sys.stderr, flush=True)
 
@@ -249,7 +249,7 @@ def preload(targets: list[tuple], timeout: float | None) -> None:
 def outcome(run: Callable[[argparse.Namespace], int], args: argparse.Namespace, prefix: str = "ropecheck") -> int:
     """``run(args)``'s exit code; a usage error is one line ``PREFIX: error: ...`` and 2, a
     signal that stopped the command one line and 128 + its number."""
-    from ropecheck.table import printable
+    from ropecheck.render.text import printable
 
     try:
         return run(args)

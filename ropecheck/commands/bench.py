@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from ropecheck.bench import plot, run as bench_run, table
     from ropecheck.conformance_table import library_version
     from ropecheck.isolation import Interrupted, Stop
+    from ropecheck.render.text import printable
     from ropecheck.storage import atomic_write_csv
-    from ropecheck.table import printable
 
     if not args.out.endswith(".csv"):
         raise UsageError(f"--out: expected a .csv path, got {args.out!r}")

@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ropecheck import engine
     from ropecheck.isolation import Interrupted, Stop
+    from ropecheck.render.text import text_table
     from ropecheck.storage import atomic_write_json
-    from ropecheck.table import text_table
 
     if args.head_dim < 2 or args.head_dim % 2:
         raise UsageError(f"--head-dim: expected an even number >= 2, got {args.head_dim}")

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ropecheck import registry
-    from ropecheck.table import text_table
+    from ropecheck.render.text import text_table
 
     items = registry.known(args.specs)
     hidden = registry.shadowed(items)

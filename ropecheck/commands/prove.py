@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ropecheck import proofs
+    from ropecheck.render.text import text_table
     from ropecheck.storage import atomic_write_json
-    from ropecheck.table import text_table
 
     results = proofs.prove_all()
     rows = [(r.name, r.status, _clip(r.statement, 60), _clip(r.method.split("; ", 1)[-1], 70)) for r in results]

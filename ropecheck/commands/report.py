@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--results: {args.results!r} is not a folder")
     check_outputs(out=str(out / "index.html"))
     check_matplotlib("report needs matplotlib: install ropecheck[plots] (pip install 'ropecheck[plots]')")
-    from ropecheck.table import text_table
+    from ropecheck.render.text import text_table
     from ropecheck.visual import build
 
     start = time.perf_counter()

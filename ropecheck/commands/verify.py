@@ -31,11 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ropecheck import engine, report
+    from ropecheck import engine
     from ropecheck.isolation import Stop
     from ropecheck.properties import PROPERTIES
+    from ropecheck.render import verdicts
+    from ropecheck.render.text import printable
     from ropecheck.storage import atomic_write_json, atomic_write_text
-    from ropecheck.table import printable
 
     check_profile(args.profile)
     check_timeout(args.timeout)
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         partial[result.name].sort(key=lambda r: (r.device, order.index(r.name) if r.name in order else len(order)))
         print(printable(f"  {result.name} · {row.name} [{row.device}] {row.status}"), file=sys.stderr, flush=True)
         if args.json:  # what finished survives whatever stops the run
-            atomic_write_json(args.json, report.json_report(
+            atomic_write_json(args.json, verdicts.json_report(
                 [engine.ImplementationResult(spec.name, spec.origin, partial[spec.name]) for spec, _ in targets],
                 complete=False))
 
@@ -64,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
                                         names=names, on_result=on_result, stop=stop, jobs=jobs, fork=True)
     finally:
         stop.close()
-    print(printable(report.text_report(results)))
+    print(printable(verdicts.text_report(results)))
     interrupted = stop.signum
     if args.json:
-        atomic_write_json(args.json, report.json_report(results, interrupted=interrupted))
+        atomic_write_json(args.json, verdicts.json_report(results, interrupted=interrupted))
     if args.markdown:
-        atomic_write_text(args.markdown, report.markdown_report(results))
+        atomic_write_text(args.markdown, verdicts.markdown_report(results))
     if interrupted is not None:
         print(f"ropecheck: interrupted by {signal.Signals(interrupted).name}; the results above are what finished",
               file=sys.stderr)

@@ -3,8 +3,6 @@ the attention example. Pure numpy / pandas / torch; no matplotlib."""
 
 from __future__ import annotations
 
-import datetime
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import torch
 
 from ropecheck import oracle, tolerance
 from ropecheck.config import RopeConfig
+from ropecheck.render import machine as _machine, status
 from ropecheck.variants import VARIANTS, rotate_half
 
 # ---------------------------------------------------------------- results/ tables
@@ -33,7 +32,7 @@ def read_table(results: str | Path, name: str) -> pd.DataFrame | None:
         return None
 
 
-STATUS_WORD = {"passed": "passed", "failed": "FAILED", "skipped": "skipped", "error": "ERROR"}
+STATUS_WORD = status.WORD  # the old name
 
 
 def conformance_matrix(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
@@ -45,7 +44,7 @@ def conformance_matrix(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]
     rows = []
     for key, group in table.groupby(keys, sort=False):
         cells = dict(zip(group["property"], group["status"]))
-        rows.append([str(k) for k in key] + [STATUS_WORD.get(str(cells[p]), str(cells[p])) if p in cells else "–"
+        rows.append([str(k) for k in key] + [status.word(cells[p]) if p in cells else "–"
                                              for p in props])
     rows.sort(key=lambda r: (r[0], r[2], order.get(r[3], 9), r[1]))
     return keys + props, rows
@@ -53,7 +52,7 @@ def conformance_matrix(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]
 
 def conformance_failures(table: pd.DataFrame) -> pd.DataFrame:
     """The failed (or errored) rows with message and counterexample."""
-    bad = table[table["status"].isin(["failed", "error"])]
+    bad = table[table["status"].isin(list(status.BAD))]
     cols = ["implementation", "version", "device", "dtype", "property", "worst_ratio", "message", "counterexample"]
     return bad[[c for c in cols if c in bad.columns]].astype(object).fillna("")
 
@@ -72,10 +71,9 @@ def metadata(table: pd.DataFrame, columns=("device_name", "torch", "date")) -> s
 # ---------------------------------------------------------------- the live machine
 
 def machine() -> str:
-    """Where the live figures were computed: CPU / OS, torch version, today's date."""
-    cpu = platform.processor() or platform.machine()
-    return (f"{cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"torch {torch.__version__}, {datetime.date.today().isoformat()}")
+    """Where the live figures were computed: CPU / OS, torch version, today's date
+    (``render.machine.describe``)."""
+    return _machine.describe()
 
 
 # ---------------------------------------------------------------- precision horizon

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ropecheck.table import literal_label
+from ropecheck.render.text import literal_label
 
 DPI = 100
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from ropecheck.render.status import is_word
+from ropecheck.render.text import markdown_cell, markdown_table
+
 
 @dataclass(frozen=True)
 class Text:
@@ -63,7 +66,7 @@ window.addEventListener("load", ropecheckCountImages);
 
 
 def _cell_class(value: str) -> str:
-    return f' class="{value}"' if value in ("passed", "FAILED", "ERROR", "skipped") else ""
+    return f' class="{value}"' if is_word(value) else ""
 
 
 def _html_block(block) -> str:
@@ -95,21 +98,14 @@ def to_html(title: str, intro: str, sections: list[Section]) -> str:
             + f"\n{IMAGE_CHECK}\n</body></html>\n")
 
 
-def _md_cell(value) -> str:
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-
 def _md_block(block) -> str:
     if isinstance(block, Text):
         return block.text
     if isinstance(block, Table):
-        lines = ["| " + " | ".join(_md_cell(h) for h in block.header) + " |",
-                 "|" + "---|" * len(block.header)]
-        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
-        return "\n".join(lines)
+        return markdown_table(block.header, block.rows)
     if isinstance(block, Code):
         fence = "````" if "```" in block.text else "```"
-        return f"**{_md_cell(block.title)}**\n\n{fence}\n{block.text}\n{fence}"
+        return f"**{markdown_cell(block.title)}**\n\n{fence}\n{block.text}\n{fence}"
     if isinstance(block, Figure):
         caption = block.caption.replace("[", "(").replace("]", ")").replace("\n", " ")
         return f"![{caption}]({block.src})\n\n*{caption}*"

@@ -1,0 +1,95 @@
+"""Machine metadata, computed in one place: CPU and GPU names, cores, threads, torch and
+python versions, ropecheck's version and commit, the date.
+
+Used by the bench table (``metadata``: its columns), the conformance table (``device_name``
+with the short CPU name) and the HTML report (``describe``: the live machine's line).
+torch is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+from ropecheck import __version__
+
+KEYS = ("device_name", "torch", "ropecheck", "commit", "date", "threads", "python")
+"""The metadata columns of a bench table (docs/contract.md §3.5), in order."""
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo; elsewhere what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return short_cpu_name()
+
+
+def short_cpu_name() -> str:
+    """``platform.processor()`` or the architecture (``x86_64``): what conformance.csv and the
+    HTML report have always recorded for a CPU (kept so their values do not change)."""
+    return platform.processor() or platform.machine()
+
+
+def gpu_name(device: str) -> str | None:
+    """The CUDA device's name when ``device`` is cuda and one is available, else None."""
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return None
+
+
+def device_name(device: str, cpu: Callable[[], str] = cpu_name) -> str:
+    """The GPU's name on cuda, otherwise ``cpu()``."""
+    return gpu_name(device) or cpu()
+
+
+def cores() -> int | None:
+    return os.cpu_count()
+
+
+def threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def python_version() -> str:
+    return platform.python_version()
+
+
+def commit() -> str:
+    """The short git commit of ropecheck's checkout, or ``unknown``."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def metadata(device: str) -> dict:
+    """The bench table's machine columns (``KEYS``) for a run on ``device``."""
+    return {"device_name": device_name(device), "torch": torch_version(), "ropecheck": __version__,
+            "commit": commit(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "threads": threads(), "python": python_version()}
+
+
+def describe() -> str:
+    """Where the HTML report's live figures were computed: CPU / OS, Python, torch, today's date."""
+    return (f"{short_cpu_name()}, {platform.system()} {platform.release()}, Python {python_version()}, "
+            f"torch {torch_version()}, {datetime.date.today().isoformat()}")
