@@ -7,11 +7,9 @@ the load can change between them (CI once saw decode rows 1.3x slower relative t
 copy in a rerun), and a test must not depend on the machine staying quiet. The false-alarm
 rate of the statistic itself is pinned on simulated reruns in ``test_stats.py``."""
 
-import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest

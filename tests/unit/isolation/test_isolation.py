@@ -7,15 +7,13 @@ import signal
 import sys
 import time
 import uuid
-from pathlib import Path
 
-import psutil
 import pytest
 
 from ropecheck import isolation
 from ropecheck.isolation import Limits, Overrun, Sandbox, Stop, Watch
 
-from harness import gone, leftovers, wait_for  # noqa: F401 - other test files import them from here too
+from harness import gone, leftovers, wait_for
 
 
 def env_with(marker: str) -> dict[str, str]:

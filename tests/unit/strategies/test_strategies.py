@@ -5,7 +5,6 @@ away: no filter, no ``assume`` in a property's strategy."""
 from __future__ import annotations
 
 import collections
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings

@@ -8,7 +8,6 @@ Each layout, used in float64 the way the kernels that take it use it, reproduces
 import subprocess
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 import torch
