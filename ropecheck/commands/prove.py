@@ -15,11 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ropecheck import proofs
+    from ropecheck import proofs, rope_types
     from ropecheck.render.text import text_table
     from ropecheck.storage import atomic_write_json
 
-    results = proofs.prove_all()
+    # the catalogue, then the laws rope_type records carry themselves
+    results = proofs.prove_all(proofs.PROOFS + proofs.proofs_of(rope_types.TYPES.values()))
     rows = [(r.name, r.status, _clip(r.statement, 60), _clip(r.method.split("; ", 1)[-1], 70)) for r in results]
     print(text_table(("proof", "status", "statement", "method (full text in --json)"), rows))
     print("\ndecision procedures: matrix identities: each entry of lhs - rhs: exp(I t) -> cos t + I sin t, "

@@ -19,6 +19,9 @@ other ropecheck module; pure SymPy, plus mpmath for a numerical spot check):
   registration where a check is defined, :func:`run_proof`.
 * :mod:`~ropecheck.proofs.rotation_laws` -- the rotation laws.
 * :mod:`~ropecheck.proofs.scaling_laws` -- the long-context scaling laws.
+* :mod:`~ropecheck.proofs.kit` -- what a rope_type record's own laws
+  (``RopeType.laws``) are handed; :func:`proofs_of` turns those laws into proofs
+  (the records are passed in: this package does not import them).
 
 This module assembles :data:`PROOFS` in report order and re-exports the names
 the rest of ropecheck and its tests use.
@@ -26,6 +29,7 @@ the rest of ropecheck and its tests use.
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable
 
 from ropecheck.proofs.catalogue import Proof, ProofResult, assemble, run_proof
@@ -82,6 +86,7 @@ __all__ = [
     "PROOFS",
     "run_proof",
     "prove_all",
+    "proofs_of",
     "is_zero_matrix",
     "equal",
     "rotation",
@@ -156,6 +161,24 @@ REPORT_ORDER: tuple[str, ...] = (
 
 #: Every catalogued proof, in :data:`REPORT_ORDER`.
 PROOFS: tuple[Proof, ...] = assemble(REPORT_ORDER, _ROTATION_LAWS, _SCALING_LAWS)
+
+
+def proofs_of(records: Iterable) -> tuple[Proof, ...]:
+    """The laws that rope_type records prove themselves (each record's ``laws``: objects with
+    ``name, statement, method, check(kit)``), as proofs whose check is handed
+    :mod:`~ropecheck.proofs.kit`; in the records' order. A name already in :data:`PROOFS` or
+    given twice is a ``ValueError``."""
+    from ropecheck.proofs import kit
+
+    taken = {p.name for p in PROOFS}
+    found = []
+    for record in records:
+        for law in getattr(record, "laws", ()):
+            if law.name in taken:
+                raise ValueError(f"rope_type {record.name!r}: law {law.name!r} is already a proof")
+            taken.add(law.name)
+            found.append(Proof(law.name, law.statement, law.method, functools.partial(law.check, kit)))
+    return tuple(found)
 
 
 def prove_all(proofs: Iterable[Proof] = PROOFS) -> list[ProofResult]:

@@ -13,9 +13,9 @@ import importlib.util
 import pkgutil
 import sys
 
-from ropecheck.rope_types._record import DPS, FLOATS, MPMATH, Ops, RopeType, error
+from ropecheck.rope_types._record import DPS, FLOATS, MPMATH, Law, Ops, RopeType, error
 
-__all__ = ["TYPES", "RopeType", "Ops", "MPMATH", "FLOATS", "DPS", "error", "get", "scaling_types", "layouts",
+__all__ = ["TYPES", "RopeType", "Law", "Ops", "MPMATH", "FLOATS", "DPS", "error", "get", "scaling_types", "layouts",
            "discover", "forget"]
 
 TYPES: dict[str, RopeType] = {}

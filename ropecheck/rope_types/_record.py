@@ -57,6 +57,25 @@ Slip = tuple
 ``(text, expected, judge_config)`` with ``expected()`` the float64 output of the slip."""
 
 
+@dataclass(frozen=True)
+class Law:
+    """A law a record proves about its own formula, run by ``ropecheck prove`` beside the
+    catalogued proofs. ``check(kit)`` returns the verdict of a SymPy decision; ``kit`` is
+    ``ropecheck.proofs.kit``, handed in by the prover (a record imports no SymPy, so that
+    no checking process does): ``sp`` (SymPy), ``SYMPY`` (an ``Ops`` for shared formulas),
+    ``equal``, ``simplifies_to_zero``, ``all_hold``, ``rotation``, ``block_rotation``,
+    ``positions``, ``pair_thetas``, ``CONCRETE_DIMS`` and the method texts."""
+
+    # Short snake_case id, unique among all proofs (``ropecheck prove`` lists it).
+    name: str
+    # What holds, in the notation of docs/proofs.md.
+    statement: str
+    # How it is decided (``kit.NORMAL_FORM_METHOD`` and where it is quantified).
+    method: str
+    # check(kit) -> Verdict (or bool): holds only when SymPy proves it.
+    check: Callable[[Any], Any]
+
+
 @dataclass(frozen=True, eq=False)
 class RopeType:
     """One rope_type (``kind="scaling"``: a value of ``scaling["rope_type"]``) or one
@@ -132,6 +151,10 @@ class RopeType:
     # ---- evidence ----
     # Names of entries of ``ropecheck.proofs.PROOFS`` that prove its algebra.
     proofs: tuple[str, ...] = ()
+    # Laws the record proves itself (``Law``): a type whose algebra no catalogued proof
+    # covers brings its own, and ``ropecheck prove`` runs them after the catalogue. A type
+    # needs at least one of ``proofs`` and ``laws``.
+    laws: tuple[Law, ...] = ()
     # Broken implementations of it in the tests, as "module:function" under tests/
     # (``scaling_mutants``, ``mutants``): the suite must reject each.
     mutants: tuple[str, ...] = ()

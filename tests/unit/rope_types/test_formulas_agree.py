@@ -13,14 +13,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ropecheck import proofs, scaling
-from ropecheck.rope_types import MPMATH, Ops
+from ropecheck.proofs import kit
+from ropecheck.rope_types import MPMATH
 from ropecheck.rope_types import default, dynamic, llama3, longrope, ntk, yarn
 
-SYMPY = Ops(log=sp.log, exp=sp.exp, sqrt=sp.sqrt, floor=sp.floor, ceil=sp.ceiling, min=sp.Min, max=sp.Max,
-            pi=sp.pi, number=sp.Rational)
+SYMPY = kit.SYMPY  # what a record's own laws are handed, too
 
 DIGITS = 60
 TOLERANCE = mpmath.mpf(10) ** -40
+
+
+def test_the_sympy_world_has_every_function_of_ops():
+    assert set(vars(SYMPY)) == set(vars(MPMATH)), set(vars(SYMPY)) ^ set(vars(MPMATH))
 
 
 def sympy_at(expr, **values) -> mpmath.mpf:

@@ -50,11 +50,12 @@ def test_unknown_name_is_a_clear_error():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_every_type_names_existing_proofs(name):
+def test_every_type_names_existing_proofs_or_proves_its_own_laws(name):
     record = rope_types.get(name)
     known = {proof.name for proof in proofs.PROOFS}
-    assert record.proofs, f"{name}: no proof named"
+    assert record.proofs or record.laws, f"{name}: no proof named and no law of its own"
     assert set(record.proofs) <= known, f"{name}: no such proofs {set(record.proofs) - known}"
+    assert [p.name for p in proofs.proofs_of([record])] == [law.name for law in record.laws]
 
 
 @pytest.mark.parametrize("name", NAMES)

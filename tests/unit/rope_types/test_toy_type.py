@@ -1,9 +1,13 @@
 """A new rope_type is one new file: the toy type in ``toy/halving.py``, registered through
-the package's own discovery, is validated, drawn by the strategies, computed by the oracle
-and diagnosed, with no other module edited."""
+the package's own discovery, is validated, drawn by the strategies, computed by the oracle,
+diagnosed, and proved by ``ropecheck prove`` (its own law, from its own formula), with no
+other module edited."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sys
 from pathlib import Path
 
 import mpmath
@@ -11,7 +15,7 @@ import pytest
 import torch
 from hypothesis import find
 
-from ropecheck import diagnose, oracle, rope_types, scaling, strategies
+from ropecheck import cli, diagnose, oracle, proofs, rope_types, scaling, strategies
 from ropecheck.config import RopeConfig
 
 TOY = "toy_halving"
@@ -77,3 +81,48 @@ def test_the_diagnosis_names_the_toy_slip(toy):
     every_pair = diagnose._with_inv_freq(x, positions, config, oracle.inv_freq(config.replace(scaling=None)) / 4.0)
     explanation = diagnose.explain(every_pair.to(torch.float32), x, positions, config)
     assert "every pair divided by shrink 4" in explanation, explanation
+
+
+def test_the_toy_proves_its_own_law(toy):
+    toy_proofs = proofs.proofs_of([toy])
+    assert [p.name for p in toy_proofs] == ["toy_halving_interpolates_odd_pairs"]
+    result = proofs.run_proof(toy_proofs[0])
+    assert (result.status, result.detail) == ("proved", "")
+
+
+def test_ropecheck_prove_runs_the_toy_law_after_the_catalogue(toy, tmp_path, capsys):
+    assert cli.main(["prove", "--json", str(tmp_path / "proofs.json")]) == 0
+    out = capsys.readouterr().out
+    assert "toy_halving_interpolates_odd_pairs" in out
+    assert f"{len(proofs.PROOFS) + 1} of {len(proofs.PROOFS) + 1} identities proved" in out
+    listed = json.loads((tmp_path / "proofs.json").read_text())["proofs"]
+    assert [p["name"] for p in listed][-1] == "toy_halving_interpolates_odd_pairs"
+
+
+def test_a_law_that_does_not_follow_from_the_formula_fails_with_its_residual(toy):
+    # the same statement about a formula that divides every pair: the even pairs no longer agree
+    halving = _toy_module()
+    wrong = dataclasses.replace(halving.LAW, name="toy_wrong", check=lambda kit: _every_pair_law(kit, halving))
+    result = proofs.run_proof(proofs.proofs_of([dataclasses.replace(toy, laws=(wrong,))])[0])
+    assert result.status == "failed" and "theta0" in result.detail, result
+
+
+def test_a_law_may_not_take_a_catalogued_name(toy):
+    taken = dataclasses.replace(_toy_module().LAW, name=proofs.PROOFS[0].name)
+    with pytest.raises(ValueError, match=f"law '{proofs.PROOFS[0].name}' is already a proof"):
+        proofs.proofs_of([dataclasses.replace(toy, laws=(taken,))])
+
+
+def _toy_module():
+    return next(m for name, m in sys.modules.items() if name.endswith(".halving") and hasattr(m, "LAW"))
+
+
+def _every_pair_law(kit, halving):
+    """The toy's statement (odd pairs interpolated, even ones not) checked against a formula
+    that divides every pair: false for pair 0."""
+    shrink = kit.sp.Symbol("shrink", positive=True)
+    m, _ = kit.positions()
+    thetas = kit.pair_thetas(2)
+    every = [theta / shrink for theta in thetas]
+    per_pair = kit.sp.diag(*[kit.rotation((m / shrink if i % 2 else m) * t) for i, t in enumerate(thetas)])
+    return kit.equal(kit.block_rotation(m, every), per_pair)
