@@ -56,8 +56,6 @@ __all__ = [
 
 LAWS = Catalogue()
 
-_NORMAL_FORM = NORMAL_FORM_METHOD  # method text: how equal() decides
-_CONCRETE_DIMS_TEXT = CONCRETE_DIMS_METHOD  # method text: where block laws are checked
 
 
 # ---------------------------------------------------------------------------
@@ -68,7 +66,7 @@ _CONCRETE_DIMS_TEXT = CONCRETE_DIMS_METHOD  # method text: where block laws are 
 @LAWS.proof(
     name="identity_at_zero",
     statement="R(0) = I",
-    method=f"{_NORMAL_FORM}; 2x2 and block R_0 for {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD}; 2x2 and block R_0 for {CONCRETE_DIMS_METHOD}",
 )
 def _identity_at_zero() -> Verdict:
     """R(0) = I (2x2) and block_rotation(0, θ) = I."""
@@ -80,7 +78,7 @@ def _identity_at_zero() -> Verdict:
 @LAWS.proof(
     name="orthogonality",
     statement="RᵀR = RRᵀ = I",
-    method=f"{_NORMAL_FORM}; 2x2 with symbolic a, and block R_m for {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD}; 2x2 with symbolic a, and block R_m for {CONCRETE_DIMS_METHOD}",
 )
 def _orthogonality() -> Verdict:
     """R(a)ᵀR(a) = I, and R_mᵀR_m = R_mR_mᵀ = I for the block rotation."""
@@ -99,7 +97,7 @@ def _orthogonality() -> Verdict:
 @LAWS.proof(
     name="determinant",
     statement="det R = 1",
-    method=f"{_NORMAL_FORM} on det (Berkowitz); 2x2 and block R_m for {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD} on det (Berkowitz); 2x2 and block R_m for {CONCRETE_DIMS_METHOD}",
 )
 def _determinant() -> Verdict:
     """det R(a) = 1 and det R_m = 1 (Berkowitz determinant)."""
@@ -115,7 +113,7 @@ def _determinant() -> Verdict:
 @LAWS.proof(
     name="inverse_is_transpose",
     statement="R(−a) = R(a)ᵀ = R(a)⁻¹",
-    method=f"{_NORMAL_FORM}; 2x2, and block R_(-m) = R_mᵀ, R_m R_(-m) = I for {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD}; 2x2, and block R_(-m) = R_mᵀ, R_m R_(-m) = I for {CONCRETE_DIMS_METHOD}",
 )
 def _inverse_is_transpose() -> Verdict:
     """R(−a) = R(a)ᵀ; R_(−m) = R_mᵀ and R_m R_(−m) = I."""
@@ -133,7 +131,7 @@ def _inverse_is_transpose() -> Verdict:
 @LAWS.proof(
     name="composition",
     statement="R(a)R(b) = R(a+b)",
-    method=f"{_NORMAL_FORM}; 2x2, and block R_m R_n = R_(m+n) for {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD}; 2x2, and block R_m R_n = R_(m+n) for {CONCRETE_DIMS_METHOD}",
 )
 def _composition() -> Verdict:
     """R(a)R(b) = R(a+b) and R_m R_n = R_(m+n)."""
@@ -152,7 +150,7 @@ def _composition() -> Verdict:
 @LAWS.proof(
     name="commutation",
     statement="R(a)R(b) = R(b)R(a)",
-    method=f"{_NORMAL_FORM}; 2x2 with symbolic a, b",
+    method=f"{NORMAL_FORM_METHOD}; 2x2 with symbolic a, b",
 )
 def _commutation() -> Verdict:
     """R(a)R(b) = R(b)R(a)."""
@@ -163,7 +161,7 @@ def _commutation() -> Verdict:
 @LAWS.proof(
     name="periodicity",
     statement="R(a+2π) = R(a)",
-    method=f"{_NORMAL_FORM}; 2x2 with symbolic a",
+    method=f"{NORMAL_FORM_METHOD}; 2x2 with symbolic a",
 )
 def _periodicity() -> Verdict:
     """R(a + 2π) = R(a)."""
@@ -174,7 +172,7 @@ def _periodicity() -> Verdict:
 @LAWS.proof(
     name="norm_preservation",
     statement="|Rx|² = |x|²",
-    method=f"{_NORMAL_FORM}; symbolic real x, 2x2 and block R_m for {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD}; symbolic real x, 2x2 and block R_m for {CONCRETE_DIMS_METHOD}",
 )
 def _norm_preservation() -> Verdict:
     """|R_m x|² = |x|² for real x (block rotations, then R(a) on a pair)."""
@@ -200,7 +198,7 @@ def _norm_preservation() -> Verdict:
 @LAWS.proof(
     name="relative_position_2x2",
     statement="R(a)ᵀR(b) = R(b−a)",
-    method=f"{_NORMAL_FORM}; 2x2 with symbolic real a, b",
+    method=f"{NORMAL_FORM_METHOD}; 2x2 with symbolic real a, b",
 )
 def _relative_2x2() -> Verdict:
     """R(a)ᵀR(b) = R(b − a)."""
@@ -211,7 +209,7 @@ def _relative_2x2() -> Verdict:
 @LAWS.proof(
     name="relative_position_block",
     statement="R_mᵀR_n = R_(n−m) (block-diagonal)",
-    method=f"{_NORMAL_FORM}; generic 2x2 block, then {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD}; generic 2x2 block, then {CONCRETE_DIMS_METHOD}",
 )
 def _relative_block() -> Verdict:
     """R_mᵀR_n = R_(n−m) for the block-diagonal rotation."""
@@ -229,7 +227,7 @@ def _relative_block() -> Verdict:
 @LAWS.proof(
     name="attention_relative",
     statement="(R_m q)ᵀ(R_n k) = qᵀR_(n−m) k",
-    method=f"{_NORMAL_FORM}; symbolic real q, k for {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD}; symbolic real q, k for {CONCRETE_DIMS_METHOD}",
 )
 def _attention_relative() -> Verdict:
     """The attention score (R_m q)ᵀ(R_n k) depends on n − m only: = qᵀR_(n−m) k."""
@@ -262,7 +260,7 @@ def _complex_score(q: sp.Matrix, k: sp.Matrix, m, n, thetas) -> sp.Expr:
 @LAWS.proof(
     name="attention_complex_form",
     statement="(R_m q)ᵀ(R_n k) = Re Σ_i q_[2i:2i+2] k*_[2i:2i+2] e^{i(m−n)θ_i}",
-    method=f"{_NORMAL_FORM}; Re z written as (z + z̄)/2 with z̄ built explicitly; {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD}; Re z written as (z + z̄)/2 with z̄ built explicitly; {CONCRETE_DIMS_METHOD}",
 )
 def _attention_complex_form() -> Verdict:
     """(R_m q)ᵀ(R_n k) = Re Σ_i q_[i] conj(k_[i]) e^{i(m-n)θ_i}  (RoFormer eq. 16)."""
@@ -285,7 +283,7 @@ def _attention_complex_form() -> Verdict:
 @LAWS.proof(
     name="complex_equals_matrix",
     statement="(x0 + i x1)e^{ia} = [R(a)x]_0 + i [R(a)x]_1",
-    method=f"expand(complex=True).as_real_imag(), then {_NORMAL_FORM}",
+    method=f"expand(complex=True).as_real_imag(), then {NORMAL_FORM_METHOD}",
 )
 def _complex_equals_matrix() -> Verdict:
     """Multiplying x0 + i x1 by e^{ia} is rotating (x0, x1) by R(a)."""
@@ -308,7 +306,7 @@ def sparse_identity_holds(d: int, rotate=pairwise_quarter_turn) -> Verdict:
 @LAWS.proof(
     name="sparse_equals_matrix",
     statement="x⊙cos(mθ) + rotate(x)⊙sin(mθ) = R_m x, rotate(x) = (−x1, x0, −x3, x2, …)",
-    method=f"{_NORMAL_FORM}; cos/sin vectors (cos mθ0, cos mθ0, cos mθ1, …), {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD}; cos/sin vectors (cos mθ0, cos mθ0, cos mθ1, …), {CONCRETE_DIMS_METHOD}",
 )
 def _sparse_equals_matrix() -> Verdict:
     """The interleaved elementwise form equals R_m x."""
@@ -330,7 +328,7 @@ def half_split_identity_holds(d: int, perm: sp.Matrix | None = None) -> Verdict:
     name="half_split_is_permuted_interleaved",
     statement="x⊙cos + rotate_half(x)⊙sin = P R_m Pᵀ x, P: 2i→i, 2i+1→i+d/2",
     method=f"P checked 0/1 with one 1 per row/column and PPᵀ = PᵀP = I, P x_interleaved = "
-    f"x_half; identity by {_NORMAL_FORM}; {_CONCRETE_DIMS_TEXT}",
+    f"x_half; identity by {NORMAL_FORM_METHOD}; {CONCRETE_DIMS_METHOD}",
 )
 def _half_split_is_permuted_interleaved() -> Verdict:
     """P maps interleaved to half-split layout, and the half-split form is P R_m Pᵀ x."""
@@ -347,7 +345,7 @@ def _half_split_is_permuted_interleaved() -> Verdict:
 @LAWS.proof(
     name="half_split_relative",
     statement="(P R_m Pᵀ)ᵀ(P R_n Pᵀ) = P R_(n−m) Pᵀ",
-    method=f"{_NORMAL_FORM}; {_CONCRETE_DIMS_TEXT}",
+    method=f"{NORMAL_FORM_METHOD}; {CONCRETE_DIMS_METHOD}",
 )
 def _half_split_relative() -> Verdict:
     """Relative position holds in half-split layout too."""
@@ -369,7 +367,7 @@ def _half_split_relative() -> Verdict:
 @LAWS.proof(
     name="two_axis_relative",
     statement="R_(m1,m2)ᵀR_(n1,n2) = R_(n1−m1, n2−m2) (2-axis, dims in fours)",
-    method=f"{_NORMAL_FORM}; d in (4,8,12), group j: pair by m1·θj, pair by m2·θj, symbolic θj",
+    method=f"{NORMAL_FORM_METHOD}; d in (4,8,12), group j: pair by m1·θj, pair by m2·θj, symbolic θj",
 )
 def _two_axis_relative() -> Verdict:
     """Relative position per axis for 2-axis RoPE."""
@@ -388,7 +386,7 @@ def _two_axis_relative() -> Verdict:
 @LAWS.proof(
     name="three_axis_relative",
     statement="R_(m1,m2,m3)ᵀR_(n1,n2,n3) = R_(n1−m1, n2−m2, n3−m3) (3-axis, dims in sixes)",
-    method=f"{_NORMAL_FORM}; d in (6,12), group j: pairs by m1·θj, m2·θj, m3·θj, symbolic θj",
+    method=f"{NORMAL_FORM_METHOD}; d in (6,12), group j: pairs by m1·θj, m2·θj, m3·θj, symbolic θj",
 )
 def _three_axis_relative() -> Verdict:
     """Relative position per axis for 3-axis RoPE (axes t, h, w)."""
@@ -434,7 +432,7 @@ def abel_identity_holds(pairs: int, sign: int = -1, exponential: bool = False) -
     "S_j = Σ_(k<j) e^{i(m−n)θ_k}; hence |Σ_i h_i e^{i(m−n)θ_i}| ≤ "
     "(max_i |h_(i+1) − h_i|) Σ_i |S_(i+1)| by the triangle inequality",
     method=f"polynomial identity with complex symbols h_i, z_k for d/2 = 1..6, and with "
-    f"z_k = e^{{i(m−n)θ_k}} for d/2 = 1..3, by {_NORMAL_FORM}; the bound follows by the "
+    f"z_k = e^{{i(m−n)θ_k}} for d/2 = 1..3, by {NORMAL_FORM_METHOD}; the bound follows by the "
     f"triangle inequality (numerical mpmath spot check: abel_bound_holds_numerically)",
 )
 def _abel_summation_decay() -> Verdict:

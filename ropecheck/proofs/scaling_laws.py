@@ -71,8 +71,6 @@ __all__ = [
 
 LAWS = Catalogue()
 
-_NORMAL_FORM = NORMAL_FORM_METHOD  # method text: how equal() decides
-_CONCRETE_DIMS_TEXT = CONCRETE_DIMS_METHOD  # method text: where block laws are checked
 
 #: Concrete rotary dims at which laws quantified over the pair index are re-checked.
 SCALING_DIMS: tuple[int, ...] = (4, 8, 16, 64, 128)
@@ -127,7 +125,7 @@ def linear_scaling_holds(d: int, divide: bool = True) -> Verdict:
     name="linear_scaling_is_position_interpolation",
     statement="block_rotation(m, θ/s) = block_rotation(m/s, θ) and R'_mᵀR'_n = R_((n−m)/s) "
     "(HF linear: inv_freq /= s)",
-    method=f"{_NORMAL_FORM}; {_CONCRETE_DIMS_TEXT}, positive symbolic s",
+    method=f"{NORMAL_FORM_METHOD}; {CONCRETE_DIMS_METHOD}, positive symbolic s",
 )
 def _linear_scaling() -> Verdict:
     """Linear scaling is position interpolation, at every concrete dim."""
@@ -362,7 +360,7 @@ def yarn_mscale(s, mscale=1):
     name="yarn_attention_factor_scales_scores_by_square",
     statement="x⊙(a·cos mθ) + rotate(x)⊙(a·sin mθ) = a·R_m x, so its scores are a²·qᵀR_(n−m)k; "
     "0.1·ln s + 1 = 1 at s = 1; (0.1·μ·ln s + 1)/(0.1·μ_all·ln s + 1) = 1 at μ = μ_all",
-    method=f"{_NORMAL_FORM}; interleaved layout for {_CONCRETE_DIMS_TEXT}, half-split "
+    method=f"{NORMAL_FORM_METHOD}; interleaved layout for {CONCRETE_DIMS_METHOD}, half-split "
     f"(HF rotate_half, P R Pᵀ) for d in (4,8), positive symbolic a; attention factors by "
     f"simplifies_to_zero with exact 1/10",
 )
@@ -440,7 +438,7 @@ def longrope_holds(d: int, divide: bool = True) -> Verdict:
     name="longrope_is_per_pair_linear",
     statement="block_rotation(m, θ_i/f_i) = diag_i R((m/f_i)·θ_i), R'_mᵀR'_n = R'_(n−m); "
     "√(1 + ln s/ln L0) = 1 at s = 1",
-    method=f"{_NORMAL_FORM}; {_CONCRETE_DIMS_TEXT}, positive symbolic f_i; attention factor by "
+    method=f"{NORMAL_FORM_METHOD}; {CONCRETE_DIMS_METHOD}, positive symbolic f_i; attention factor by "
     "simplifies_to_zero",
 )
 def _longrope() -> Verdict:
@@ -486,7 +484,7 @@ def mrope_text_reduces_holds(sections: Sequence[int], restart_per_section: bool 
     name="mrope_relative_per_axis",
     statement="M-RoPE (3 axes t,h,w; section k rotated by m_k·θ_j): "
     "R(m_t,m_h,m_w)ᵀR(n_t,n_h,n_w) = R(n_t−m_t, n_h−m_h, n_w−m_w); R(m,m,m) = R_m (1-D)",
-    method=f"{_NORMAL_FORM}; (d, sections) in (6,(1,1,1)), (12,(1,2,3)), (12,(2,2,2)), θ_j indexed over "
+    method=f"{NORMAL_FORM_METHOD}; (d, sections) in (6,(1,1,1)), (12,(1,2,3)), (12,(2,2,2)), θ_j indexed over "
     f"all d/2 pairs, symbolic θ_j and real positions",
 )
 def _mrope() -> Verdict:

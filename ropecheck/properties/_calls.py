@@ -139,6 +139,19 @@ def right_elsewhere(subject: Subject, case: RopeCase, fused: bool | None = None)
     return True
 
 
+def judge_or_blame(subject: Subject, case: RopeCase, outs, xs, positions: torch.Tensor, *, blame: str,
+                   not_it: str, fused: bool | None = None) -> float:
+    """``judge`` for a property that calls in an unusual way (strided views, a fused buffer):
+    when the outputs are wrong, the cause is ``blame`` if the same case called the plain way
+    (``right_elsewhere``) is right, and ``not_it`` otherwise. Returns the worst err/allowed."""
+    try:
+        return judge(subject, case, outs, xs, positions, "")
+    except PropertyFailed:
+        pass
+    cause = blame if right_elsewhere(subject, case, fused=fused) else not_it
+    return judge(subject, case, outs, xs, positions, cause)
+
+
 _BITS = {8: torch.int64, 4: torch.int32, 2: torch.int16, 1: torch.int8}
 
 

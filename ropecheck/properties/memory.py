@@ -9,7 +9,7 @@ import torch
 from hypothesis import strategies as st
 
 from ropecheck.properties._base import PropertyFailed, Subject, register
-from ropecheck.properties._calls import call, judge, keep, right_elsewhere, same_bits
+from ropecheck.properties._calls import call, judge_or_blame, keep, same_bits
 from ropecheck.properties._cases import cases
 from ropecheck.spec import Spec
 from ropecheck.strategies import CaseSetup, RopeCase
@@ -92,15 +92,11 @@ def memory_layout(subject: Subject, case: RopeCase) -> float | None:
     if not subject.spec.inplace and not all(same_bits(v, b) for v, b in zip(views, before)):
         raise PropertyFailed(f"writes into a non-contiguous input ({layout}, strides {views[0].stride()}) "
                              "but the spec does not say inplace = true", case)
-    try:
-        return judge(subject, case, outs, kept, inputs.positions, "")
-    except PropertyFailed:
-        pass
-    cause = (f"gives a wrong result for a non-contiguous input ({layout}, strides {views[0].stride()}; "
-             f"positions strides {view_inputs.positions.stride()}) but the right one for the same values contiguous"
-             if right_elsewhere(subject, case) else
-             "disagrees with the oracle for contiguous input too (not a layout problem)")
-    return judge(subject, case, outs, kept, inputs.positions, cause)
+    return judge_or_blame(
+        subject, case, outs, kept, inputs.positions,
+        blame=(f"gives a wrong result for a non-contiguous input ({layout}, strides {views[0].stride()}; "
+               f"positions strides {view_inputs.positions.stride()}) but the right one for the same values contiguous"),
+        not_it="disagrees with the oracle for contiguous input too (not a layout problem)")
 
 
 # ---------------------------------------------------------------- output_contract

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from hypothesis import strategies as st
 
 from ropecheck.properties._base import PropertyFailed, Subject, register
-from ropecheck.properties._calls import call, judge, keep, right_elsewhere, same_bits
+from ropecheck.properties._calls import call, judge_or_blame, keep, same_bits
 from ropecheck.properties._cases import cases, serving_prefill
 from ropecheck.properties.memory import LAYOUTS, strided_view
 from ropecheck.spec import Spec
@@ -87,12 +87,9 @@ def fused_buffer(subject: Subject, case: RopeCase) -> float:
     if not subject.spec.inplace and not same_bits(buffer, before):
         raise PropertyFailed(f"writes into the fused qkv buffer ({layout}) but the spec does not say inplace = true",
                              case)
-    try:
-        return judge(subject, case, outs, kept, inputs.positions, "")
-    except PropertyFailed:
-        pass
-    cause = (f"gives a wrong result when q and k are views into one fused qkv buffer ({layout}, strides "
-             f"q {views[0].stride()}, k {views[1].stride()}) but the right one for separate tensors: k is addressed "
-             "with q's strides, or assumed contiguous" if right_elsewhere(subject, case, fused=False) else
-             "disagrees with the oracle for separate q and k too (not a fused-buffer problem)")
-    return judge(subject, case, outs, kept, inputs.positions, cause)
+    return judge_or_blame(
+        subject, case, outs, kept, inputs.positions, fused=False,
+        blame=(f"gives a wrong result when q and k are views into one fused qkv buffer ({layout}, strides "
+               f"q {views[0].stride()}, k {views[1].stride()}) but the right one for separate tensors: k is addressed "
+               "with q's strides, or assumed contiguous"),
+        not_it="disagrees with the oracle for separate q and k too (not a fused-buffer problem)")
