@@ -6,6 +6,7 @@ expected; the CLI turns it into exit code 2.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import math
@@ -175,8 +176,9 @@ def spec_from_mapping(data: Mapping[str, Any], origin: str, folder: str | None =
         raise SpecError(origin, None, f"expected a mapping of spec keys, got {type(data).__name__}")
     unknown = sorted(set(data) - set(REQUIRED) - set(OPTIONAL_DEFAULTS))
     if unknown:
-        known = ", ".join(REQUIRED + tuple(OPTIONAL_DEFAULTS))
-        raise SpecError(origin, unknown[0], f"unknown key; expected one of: {known}")
+        known = REQUIRED + tuple(OPTIONAL_DEFAULTS)
+        raise SpecError(origin, unknown[0], f"unknown key;{_did_you_mean(unknown[0], known)} expected one of: "
+                                            f"{', '.join(known)}")
     for key in REQUIRED:
         if key not in data:
             raise SpecError(origin, key, "required key is missing")
@@ -201,6 +203,16 @@ def spec_from_mapping(data: Mapping[str, Any], origin: str, folder: str | None =
         origin=origin,
         folder=folder,
     )
+
+
+def _did_you_mean(word: Any, choices: tuple[str, ...]) -> str:
+    """`` did you mean 'pairing'?`` for the closest of ``choices`` to a misspelt ``word``
+    (difflib's ratio >= 0.6, case ignored), or "" when none is close."""
+    if not isinstance(word, str):
+        return ""
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1)
+    return f" did you mean {lowered[close[0]]!r}?" if close else ""
 
 
 def _type_name(value: Any) -> str:
@@ -228,7 +240,8 @@ def _callable_ref(origin: str, value: Any) -> str:
 
 def _choice(origin: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise SpecError(origin, key, f"expected one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise SpecError(origin, key, f"expected one of {', '.join(map(repr, choices))}, got {value!r}"
+                                     + (";" + _did_you_mean(value, choices) if _did_you_mean(value, choices) else ""))
     return value
 
 
@@ -239,7 +252,8 @@ def _choices(origin: str, key: str, value: Any, choices: tuple[str, ...], allow_
         raise SpecError(origin, key, f"expected at least one of {', '.join(map(repr, choices))}, got an empty array")
     for item in value:
         if not isinstance(item, str) or item not in choices:
-            raise SpecError(origin, key, f"unknown value {item!r}; expected values from {', '.join(map(repr, choices))}")
+            raise SpecError(origin, key, f"unknown value {item!r};{_did_you_mean(item, choices)} expected values from "
+                                         f"{', '.join(map(repr, choices))}")
     if len(set(value)) != len(value):
         raise SpecError(origin, key, f"values repeat in {value!r}; expected each at most once")
     return tuple(value)

@@ -64,6 +64,12 @@ BAD = [
     (GOOD + "rotary_pct = 0.25\n", "rotary_pct", "unknown key"),
     (GOOD + "multi_axis = [\"video\"]\n", "multi_axis", "unknown value 'video'"),
     (GOOD + "multi_axis = \"mrope\"\n", "multi_axis", "expected an array"),
+    # a misspelling is answered with the closest key or value
+    (GOOD + "paring = \"half_split\"\n", "paring", "unknown key; did you mean 'pairing'? expected one of: name,"),
+    (GOOD + "Inplace = true\n", "Inplace", "did you mean 'inplace'?"),
+    (GOOD.replace('"half_split"', '"halfsplit"'), "pairing", "got 'halfsplit'; did you mean 'half_split'?"),
+    (GOOD.replace('"bfloat16"]', '"bfloat61"]'), "dtypes", "unknown value 'bfloat61'; did you mean 'bfloat16'?"),
+    (GOOD + "scaling = [\"yarn\", \"lama3\"]\n", "scaling", "did you mean 'llama3'?"),
 ]
 
 
@@ -78,6 +84,13 @@ def test_bad_specs_name_file_key_and_expectation(tmp_path, text, key, words):
         assert f"key '{key}'" in message, f"message does not name the key {key!r}: {message}"
     assert words in message, f"message does not say what was expected ({words!r}): {message}"
     assert "\n" not in message, "a usage error is one line"
+
+
+@pytest.mark.parametrize("line, key", [("zzz = 1\n", "zzz"), ("rotary_pct = 0.25\n", "rotary_pct")])
+def test_nothing_is_suggested_when_no_key_is_close(tmp_path, line, key):
+    with pytest.raises(SpecError) as info:
+        load_spec(write(tmp_path, GOOD + line))
+    assert f"key '{key}': unknown key; expected one of" in str(info.value)
 
 
 def test_callable_that_cannot_be_imported_names_the_key(tmp_path):
