@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 import shlex
+import time
 from dataclasses import asdict, dataclass, field, replace
 
 from hypothesis import given, settings as hsettings, target
@@ -46,6 +47,9 @@ class PropertyResult:
     # how many examples Hypothesis ran through the property (every search, shrinking included;
     # the fixed cases of ``Property.examples`` not counted)
     examples: int = 0
+    # wall seconds the property ran in its checking process (search, shrinking, fixed cases
+    # and diagnosis); 0.0 when skipped, or when the engine ended it (a crash, a hang)
+    duration: float = 0.0
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -101,8 +105,10 @@ def run_property(prop: Property, subject: Subject, settings: hsettings, spec_ref
         return PropertyResult(prop.name, "error", not_judged, device=device)
     worst: list[float | None] = [None]
     ran = [0]
+    started = time.perf_counter()
     result = _run(prop, subject, settings, spec_ref, worst, ran, profile)
     result.examples = ran[0]
+    result.duration = round(time.perf_counter() - started, 3)
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 
 from ropecheck.commands._options import (
     EXIT_FAIL, EXIT_OK, add_device, add_json, add_markdown, add_profile, add_specs_folder, add_targets,
@@ -27,14 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", metavar="N",
                         help="checking processes at a time, each with one torch thread (default: the usable cores)")
     parser.add_argument("--property", action="append", metavar="NAME",
-                        help="run only this property (repeatable; default: every property)")
+                        help="run only this property (repeatable; default: every property; "
+                             "docs/properties.md lists them)")
+    talk = parser.add_mutually_exclusive_group()
+    talk.add_argument("-q", "--quiet", action="store_true",
+                      help="no line per property while it runs: only the table, the failures and the summary")
+    talk.add_argument("-v", "--verbose", action="store_true",
+                      help="also print each failure's cause and reproduce line as soon as it is found")
 
 
 def run(args: argparse.Namespace) -> int:
     from ropecheck import engine
     from ropecheck.isolation import Stop
     from ropecheck.properties import PROPERTIES
-    from ropecheck.render import verdicts
+    from ropecheck.render import progress, verdicts
     from ropecheck.render.text import printable
     from ropecheck.storage import atomic_write_json, atomic_write_text
 
@@ -48,11 +55,16 @@ def run(args: argparse.Namespace) -> int:
     partial: dict[str, list] = {spec.name: [] for spec, _ in targets}
 
     order = names or [p.name for p in PROPERTIES]
+    verbosity = progress.QUIET if args.quiet else progress.VERBOSE if args.verbose else progress.NORMAL
+    colour = progress.colour_wanted(sys.stderr)
+    started = time.monotonic()
 
     def on_result(result, row) -> None:
         partial[result.name].append(row)  # in the catalogue's order, whichever process finished first
         partial[result.name].sort(key=lambda r: (r.device, order.index(r.name) if r.name in order else len(order)))
-        print(printable(f"  {result.name} · {row.name} [{row.device}] {row.status}"), file=sys.stderr, flush=True)
+        if verbosity > progress.QUIET:
+            print(progress.property_line(result.name, row, colour=colour, verbosity=verbosity), file=sys.stderr,
+                  flush=True)
         if args.json:  # what finished survives whatever stops the run
             atomic_write_json(args.json, verdicts.json_report(
                 [engine.ImplementationResult(spec.name, spec.origin, partial[spec.name]) for spec, _ in targets],
@@ -65,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
                                         names=names, on_result=on_result, stop=stop, jobs=jobs, fork=True)
     finally:
         stop.close()
-    print(printable(verdicts.text_report(results)))
+    summary = progress.summary_line(results, time.monotonic() - started)
+    print(printable(verdicts.text_report(results, summary=summary)))
     interrupted = stop.signum
     if args.json:
         atomic_write_json(args.json, verdicts.json_report(results, interrupted=interrupted))

@@ -67,8 +67,9 @@ def failures(results: list[ImplementationResult]) -> list[str]:
     return out
 
 
-def text_report(results: list[ImplementationResult]) -> str:
-    """Implementation × property table (properties as rows, so it fits a terminal)."""
+def text_report(results: list[ImplementationResult], summary: str | None = None) -> str:
+    """Implementation × property table (properties as rows, so it fits a terminal), then the
+    skips, the failures and ``summary`` (default: "N of M implementations conform")."""
     columns, rows = matrix_rows(results)
     header = ["property"] + [r[0] for r in rows]
     body = [["verdict"] + [r[1] for r in rows]]
@@ -82,7 +83,7 @@ def text_report(results: list[ImplementationResult]) -> str:
     if fails:
         parts.append("\n\n".join(fails))
     good = sum(r.conforms for r in results)
-    parts.append(f"{good} of {len(results)} implementations conform")
+    parts.append(summary or f"{good} of {len(results)} implementations conform")
     return "\n\n".join(parts)
 
 
