@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -21,7 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_profile(parser, help="Hypothesis profile: ci (default), dev, thorough")
     add_device(parser, default=None, help="only this device (default: every device the spec claims)")
     add_json(parser, help="write the verdict as JSON to F")
-    add_markdown(parser, help="write a markdown report to F (a CI artifact)")
+    add_markdown(parser, help="write a markdown report to F (a CI artifact; on GitHub Actions, "
+                              "--markdown \"$GITHUB_STEP_SUMMARY\" shows it on the run's page)")
+    parser.add_argument("--junitxml", metavar="F",
+                        help="write the verdict as JUnit XML to F (a testcase per property and device), "
+                             "as pytest --junitxml does")
     add_timeout(parser, help="CPU seconds one property may use (default: 120 for ci, 600 dev, 3600 thorough); "
                              "a busy machine does not count against it")
     add_specs_folder(parser, help="folder searched for registered names (default: ./specs)")
@@ -41,13 +46,13 @@ def run(args: argparse.Namespace) -> int:
     from ropecheck import engine
     from ropecheck.isolation import Stop
     from ropecheck.properties import PROPERTIES
-    from ropecheck.render import progress, verdicts
+    from ropecheck.render import ci, progress, verdicts
     from ropecheck.render.text import printable
     from ropecheck.storage import atomic_write_json, atomic_write_text
 
     check_profile(args.profile)
     check_timeout(args.timeout)
-    check_outputs(json=args.json, markdown=args.markdown)
+    check_outputs(json=args.json, markdown=args.markdown, junitxml=args.junitxml)
     check_cuda(args.device)
     names = property_names(args.property)
     jobs = engine.usable_cores() if args.jobs is None else positive_int("-j/--jobs", args.jobs)
@@ -77,13 +82,19 @@ def run(args: argparse.Namespace) -> int:
                                         names=names, on_result=on_result, stop=stop, jobs=jobs, fork=True)
     finally:
         stop.close()
-    summary = progress.summary_line(results, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    summary = progress.summary_line(results, seconds)
     print(printable(verdicts.text_report(results, summary=summary)))
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # error annotations on the spec files of the pull request
+        for line in ci.github_annotations(results):
+            print(line)
     interrupted = stop.signum
     if args.json:
         atomic_write_json(args.json, verdicts.json_report(results, interrupted=interrupted))
     if args.markdown:
         atomic_write_text(args.markdown, verdicts.markdown_report(results))
+    if args.junitxml:
+        atomic_write_text(args.junitxml, ci.junit_xml(results, seconds))
     if interrupted is not None:
         print(f"ropecheck: interrupted by {signal.Signals(interrupted).name}; the results above are what finished",
               file=sys.stderr)

@@ -82,3 +82,23 @@ def test_colour_on_a_terminal_unless_no_color(tmp_path, no_color):
     text = seen.decode()
     assert "oracle_agreement [cpu]" in text
     assert ("\033[32mpassed\033[0m" in text) is (no_color is None), text
+
+
+def test_junitxml_and_github_annotations_from_a_real_run(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    path = spec(tmp_path, "off_by_one")
+    proc = verify(path.name, *PICK, "--junitxml", "out/junit.xml", cwd=tmp_path, GITHUB_ACTIONS="true")
+    assert proc.returncode == 1, proc.stderr
+    cases = ET.parse(tmp_path / "out" / "junit.xml").getroot().findall("testsuite/testcase")
+    assert sorted((c.get("classname"), c.get("name")) for c in cases) == [
+        ("ropecheck.off_by_one", "norm_preservation[cpu]"), ("ropecheck.off_by_one", "oracle_agreement[cpu]")]
+    assert all(float(c.get("time")) > 0 for c in cases)
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["oracle_agreement[cpu]"]
+    assert "positions off by +1" in failed[0].find("failure").get("message")
+    annotations = [line for line in proc.stdout.splitlines() if line.startswith("::error ")]
+    assert len(annotations) == 1 and annotations[0].startswith(
+        "::error file=off_by_one.toml,title=ropecheck%3A off_by_one oracle_agreement [cpu] failed::"), proc.stdout
+    quiet = verify(path.name, "--property", "norm_preservation", cwd=tmp_path, GITHUB_ACTIONS="true")
+    assert quiet.returncode == 0 and "::error" not in quiet.stdout
