@@ -15,11 +15,10 @@ from __future__ import annotations
 import datetime
 import sys
 from dataclasses import replace
-from importlib import metadata
 
 import pandas as pd
 
-from ropecheck import __version__, engine
+from ropecheck import engine
 from ropecheck.render import machine
 from ropecheck.spec import Spec
 from ropecheck.storage import atomic_write_csv
@@ -30,17 +29,8 @@ COLUMNS = KEY[:1] + ["version"] + KEY[1:] + ["status", "worst_ratio", "message",
 
 
 def library_version(spec: Spec) -> str:
-    """``dist==version`` of the spec's first requirement, or ropecheck's own version."""
-    if not spec.requires:
-        return f"ropecheck=={__version__}"
-    module = spec.requires[0].split(".")[0]
-    dists = metadata.packages_distributions().get(module, [module])
-    for dist in dists:
-        try:
-            return f"{dist}=={metadata.version(dist)}"
-        except metadata.PackageNotFoundError:
-            continue
-    return f"{module} (not installed)"
+    """``dist==version`` of the code the spec is about (``render.machine.library_version``)."""
+    return machine.library_version(spec)
 
 
 def device_name(device: str) -> str:

@@ -43,10 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ropecheck import engine
+    from ropecheck import engine, profiles
     from ropecheck.isolation import Stop
     from ropecheck.properties import PROPERTIES
-    from ropecheck.render import ci, progress, verdicts
+    from ropecheck.render import ci, machine, progress, verdicts
     from ropecheck.render.text import printable
     from ropecheck.storage import atomic_write_json, atomic_write_text
 
@@ -60,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
     partial: dict[str, list] = {spec.name: [] for spec, _ in targets}
 
     order = names or [p.name for p in PROPERTIES]
+    libraries = {spec.name: machine.library_version(spec) for spec, _ in targets}
+    derandomized = bool(profiles.PROFILES[args.profile].get("derandomize"))
+
+    def about(results) -> dict:
+        """The run's provenance, naming the devices some property was judged on."""
+        judged = {p.device for r in results for p in r.properties if p.status != "skipped"}
+        return machine.provenance(args.profile, derandomized, sorted(judged))
     verbosity = progress.QUIET if args.quiet else progress.VERBOSE if args.verbose else progress.NORMAL
     colour = progress.colour_wanted(sys.stderr)
     started = time.monotonic()
@@ -71,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
             print(progress.property_line(result.name, row, colour=colour, verbosity=verbosity), file=sys.stderr,
                   flush=True)
         if args.json:  # what finished survives whatever stops the run
-            atomic_write_json(args.json, verdicts.json_report(
-                [engine.ImplementationResult(spec.name, spec.origin, partial[spec.name]) for spec, _ in targets],
-                complete=False))
+            so_far = [engine.ImplementationResult(spec.name, spec.origin, partial[spec.name]) for spec, _ in targets]
+            atomic_write_json(args.json, verdicts.json_report(so_far, complete=False, provenance=about(so_far),
+                                                              libraries=libraries))
 
     stop = Stop()
     try:
@@ -90,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
             print(line)
     interrupted = stop.signum
     if args.json:
-        atomic_write_json(args.json, verdicts.json_report(results, interrupted=interrupted))
+        atomic_write_json(args.json, verdicts.json_report(results, interrupted=interrupted, provenance=about(results),
+                                                          libraries=libraries))
     if args.markdown:
         atomic_write_text(args.markdown, verdicts.markdown_report(results))
     if args.junitxml:

@@ -12,6 +12,7 @@ import datetime
 import os
 import platform
 import subprocess
+from importlib import metadata as _dists
 from pathlib import Path
 from typing import Callable
 
@@ -72,14 +73,52 @@ def python_version() -> str:
     return platform.python_version()
 
 
-def commit() -> str:
-    """The short git commit of ropecheck's checkout, or ``unknown``."""
+def commit(folder: str | os.PathLike | None = None) -> str:
+    """The short git commit of ``folder``'s checkout (default: ropecheck's own), or ``unknown``."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=5)
+                             cwd=folder or Path(__file__).resolve().parent, timeout=5)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def distribution_version(name: str) -> str | None:
+    """The installed version of distribution ``name``, or None; read from the package
+    metadata, nothing imported."""
+    try:
+        return _dists.version(name)
+    except _dists.PackageNotFoundError:
+        return None
+
+
+def library_version(spec) -> str:
+    """What code a spec's verdict is about, as ``dist==version``, read without importing it:
+    the distribution of its first ``requires`` module, else of the top-level module of its
+    ``callable``; a module that no installed distribution provides (an adapter file beside
+    the spec) is ``module (local, commit C)`` with the git commit of the spec's folder, or
+    ``module (local)`` outside a git checkout."""
+    module = (spec.requires[0] if spec.requires else spec.callable.partition(":")[0]).split(".")[0]
+    for dist in _dists.packages_distributions().get(module, []):
+        version = distribution_version(dist)
+        if version is not None:
+            return f"{dist}=={version}"
+    if spec.requires:
+        return f"{module} (not installed)"
+    found = commit(spec.folder) if spec.folder and os.path.isdir(spec.folder) else "unknown"
+    return f"{module} (local)" if found == "unknown" else f"{module} (local, commit {found})"
+
+
+def provenance(profile: str, derandomized: bool, devices) -> dict:
+    """Where and with what a verdict was reached (``verify --json``'s ``provenance``): the
+    versions of ropecheck (and its commit), torch, Hypothesis and Python, the profile and
+    whether its examples are the same on every run, the name of each device, the date.
+    torch is not imported (except to name a CUDA device)."""
+    return {"ropecheck": __version__, "commit": commit(), "torch": distribution_version("torch"),
+            "hypothesis": distribution_version("hypothesis"), "python": python_version(), "profile": profile,
+            "seed": "derandomized" if derandomized else "random",
+            "devices": {device: device_name(device) for device in devices},
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def metadata(device: str) -> dict:

@@ -4,6 +4,7 @@ report (formerly ``ropecheck.report``, which re-exports this module)."""
 from __future__ import annotations
 
 import signal
+from typing import Mapping
 
 from ropecheck.engine import ImplementationResult
 from ropecheck.render.status import BAD, WORD
@@ -87,12 +88,21 @@ def text_report(results: list[ImplementationResult], summary: str | None = None)
     return "\n\n".join(parts)
 
 
-def json_report(results: list[ImplementationResult], complete: bool = True, interrupted: int | None = None) -> dict:
+def json_report(results: list[ImplementationResult], complete: bool = True, interrupted: int | None = None,
+                provenance: dict | None = None, libraries: Mapping[str, str] | None = None) -> dict:
     """docs/contract.md §3.3's JSON. ``complete`` is false in the copies written while the run goes
-    on (each holds what finished so far); ``interrupted`` names the signal that stopped it."""
-    data = {"implementations": [r.to_json() for r in results], "complete": complete and interrupted is None}
+    on (each holds what finished so far); ``interrupted`` names the signal that stopped it;
+    ``provenance`` (``render.machine.provenance``) and ``libraries`` (implementation name ->
+    ``dist==version``) are added when given."""
+    implementations = [r.to_json() for r in results]
+    for entry in implementations:
+        if libraries and entry["name"] in libraries:
+            entry["library"] = libraries[entry["name"]]
+    data = {"implementations": implementations, "complete": complete and interrupted is None}
     if interrupted is not None:
         data["interrupted"] = signal.Signals(interrupted).name
+    if provenance is not None:
+        data["provenance"] = provenance
     return data
 
 

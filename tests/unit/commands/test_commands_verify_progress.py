@@ -40,8 +40,13 @@ def test_a_line_per_property_then_the_summary_and_durations_in_the_json(tmp_path
     assert "\033" not in proc.stderr  # not a terminal
     assert proc.stdout.rstrip().splitlines()[-1].startswith(
         "0 of 1 implementations conform (1 passed, 1 failed) in "), proc.stdout
-    rows = json.loads((tmp_path / "out.json").read_text())["implementations"][0]["properties"]
+    data = json.loads((tmp_path / "out.json").read_text())
+    rows = data["implementations"][0]["properties"]
     assert all(row["examples"] > 0 and row["duration"] > 0 for row in rows), rows
+    assert data["implementations"][0]["library"] == "mutants (local)"  # tmp_path is no git checkout
+    about = data["provenance"]
+    assert (about["profile"], about["seed"], list(about["devices"])) == ("ci", "derandomized", ["cpu"])
+    assert about["torch"].startswith("2.") and about["hypothesis"] and about["ropecheck"]
 
 
 def test_quiet_prints_no_progress_and_verbose_the_cause_at_once(tmp_path):
