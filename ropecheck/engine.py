@@ -112,7 +112,10 @@ def limits_for(profile: str, timeout: float | None) -> Limits:
 def _child_env(state_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    user_path = [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    # what the user's own PYTHONPATH was, absolute: a reproduce line carries it (runner.repro_line)
+    env["ROPECHECK_USER_PYTHONPATH"] = os.pathsep.join(user_path)
+    env["PYTHONPATH"] = os.pathsep.join([package_root] + user_path)
     env.setdefault("PYTHONFAULTHANDLER", "1")
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONSAFEPATH="1", PYTHONDONTWRITEBYTECODE="1",
                HYPOTHESIS_STORAGE_DIRECTORY=str(state_dir / "hypothesis"))

@@ -17,6 +17,7 @@ on for failures with another cause (``Property.more_causes``), each reported in
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
 import time
@@ -59,8 +60,12 @@ class PropertyResult:
 
 
 def repro_line(spec_ref: str, prop: str, device: str, case: RopeCase) -> str:
-    """A shell command that re-runs one property on one case and prints the verdict."""
-    return (f"python -m ropecheck.repro {shlex.quote(spec_ref)} {prop} --device {device} "
+    """A shell command that re-runs one property on one case and prints the verdict. When the
+    run had a PYTHONPATH (the adapter may live outside the spec's folder), the line sets the
+    same one, absolute, so that it works as printed from any directory."""
+    user_path = os.environ.get("ROPECHECK_USER_PYTHONPATH", "")
+    prefix = f"PYTHONPATH={shlex.quote(user_path)} " if user_path else ""
+    return (f"{prefix}python -m ropecheck.repro {shlex.quote(spec_ref)} {prop} --device {device} "
             f"--case {shlex.quote(case.repro())}")
 
 

@@ -60,3 +60,30 @@ def test_ropecheck_repro_prints_what_the_old_entry_point_prints(tmp_path, capsys
         repro.main(["half-split", "no_such_property", "--case", CASE])
     assert exit_.value.code == 2 and "invalid choice: 'no_such_property'" in capsys.readouterr().err
     assert cli.main(["repro", "half-split", "no_such_property", "--case", CASE]) == 2
+
+
+def test_a_reproduce_line_carries_the_pythonpath_its_adapter_was_found_on(tmp_path):
+    """The adapter lives outside the spec's folder, found through PYTHONPATH: the printed line
+    sets that PYTHONPATH (absolute) and reproduces the failure, run as printed from elsewhere
+    with no PYTHONPATH of its own."""
+    import json
+    import os
+
+    from harness import TESTS
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "lib" / "far_adapters.py").write_text((TESTS / "mutants.py").read_text())
+    path = spec(tmp_path / "specs", "far", callable="far_adapters:off_by_one")
+    env = {**os.environ, "PYTHONPATH": "lib"}  # relative to where verify runs
+    proc = subprocess.run([sys.executable, "-m", "ropecheck", "verify", str(path), "--property", "oracle_agreement",
+                           "--json", "out.json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    line = json.loads((tmp_path / "out.json").read_text())["implementations"][0]["properties"][0]["reproduce"]
+    assert line.startswith(f"PYTHONPATH={tmp_path / 'lib'} python -m ropecheck.repro "), line
+    bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    bare["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), bare.get("PATH", "")])  # `python`: this venv's
+    again = subprocess.run(line, shell=True, cwd=tmp_path / "elsewhere", env=bare, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 1 and "positions off by +1" in again.stdout + again.stderr, again.stdout + again.stderr
