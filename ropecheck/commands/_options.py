@@ -119,11 +119,28 @@ def check_cuda(device: str | None) -> None:
             raise UsageError("--device cuda: CUDA is not available on this machine")
 
 
+def install_hint(extra: str) -> str:
+    """How to add ropecheck's optional ``extra``, as the user installed ropecheck: from a
+    clone (the package sits in a checkout with its pyproject.toml) ``pip install -e
+    'CLONE[extra]'``, which is what works there; otherwise ``pip install 'ropecheck[extra]'``."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pyproject = root / "pyproject.toml"
+    try:
+        clone = pyproject.is_file() and 'name = "ropecheck"' in pyproject.read_text(encoding="utf-8")
+    except OSError:
+        clone = False
+    return f"pip install -e '{root}[{extra}]'" if clone else f"pip install 'ropecheck[{extra}]'"
+
+
 def check_matplotlib(message: str) -> None:
+    """A usage error ``message`` plus the install line for the ``plots`` extra, when matplotlib
+    is missing."""
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:
-        raise UsageError(message)
+        raise UsageError(f"{message}: {install_hint('plots')}")
 
 
 def positive_int(option: str, text: str | None) -> int | None:

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(out=args.out)
     check_timeout(args.timeout)
     if args.plot:
-        check_matplotlib("--plot needs matplotlib: pip install 'ropecheck[plots]'")
+        check_matplotlib("--plot needs matplotlib")
         check_outputs(plot=str(Path(args.plot) / "x.png"))
     check_cuda(args.device)
     targets = resolve_targets(args.targets)

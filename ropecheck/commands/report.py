@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.results).exists() and not Path(args.results).is_dir():
         raise UsageError(f"--results: {args.results!r} is not a folder")
     check_outputs(out=str(out / "index.html"))
-    check_matplotlib("report needs matplotlib: install ropecheck[plots] (pip install 'ropecheck[plots]')")
+    check_matplotlib("report needs matplotlib")
     from ropecheck.render.text import text_table
     from ropecheck.visual import build
 

@@ -49,3 +49,23 @@ def test_timer_check_without_cuda_is_one_line(tmp_path, capsys):
     assert cli.main(["timer-check", "half-split", "--out", str(tmp_path / "t.csv")]) == 2
     _one_line(capsys, "timer-check")
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_a_missing_matplotlib_is_one_line_with_the_install_line_that_works_here(monkeypatch, capsys, tmp_path):
+    import importlib.util
+
+    from ropecheck.commands import _options
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert cli.main(["report", "--out", str(tmp_path / "r")]) == 2
+    line = _one_line(capsys, "report needs matplotlib: pip install ")
+    assert line.endswith(_options.install_hint("plots"))
+    here = _options.install_hint("plots")
+    # this checkout (tests run from a clone, or from an install of it)
+    from pathlib import Path
+
+    import ropecheck
+    clone = (Path(ropecheck.__file__).resolve().parents[1] / "pyproject.toml").is_file()
+    assert here == (f"pip install -e '{Path(ropecheck.__file__).resolve().parents[1]}[plots]'" if clone
+                    else "pip install 'ropecheck[plots]'")
