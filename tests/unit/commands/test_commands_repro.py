@@ -87,3 +87,66 @@ def test_a_reproduce_line_carries_the_pythonpath_its_adapter_was_found_on(tmp_pa
     again = subprocess.run(line, shell=True, cwd=tmp_path / "elsewhere", env=bare, capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 1 and "positions off by +1" in again.stdout + again.stderr, again.stdout + again.stderr
+
+
+def _wrong_direction(tmp_path):
+    from harness import TESTS
+
+    (tmp_path / "mutants.py").write_text((TESTS / "mutants.py").read_text())
+    return spec(tmp_path, "wd", callable="mutants:wrong_direction")
+
+
+def test_dump_saves_inputs_outputs_and_the_oracles_expected_outputs(tmp_path):
+    import torch
+
+    path = _wrong_direction(tmp_path)
+    proc = command("repro", path, "oracle_agreement", "--device", "cpu", "--case", CASE, "--dump", tmp_path / "d",
+                   cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    record = torch.load(tmp_path / "d" / "case.pt")
+    x, y, expected = record["inputs"]["x"], record["outputs"]["x_out"], record["expected"]["x_out"]
+    assert x.shape == y.shape == expected.shape == (1, 2, 1, 8) and expected.dtype == torch.float64
+    assert torch.equal(record["positions"], torch.tensor([[0, 1]]))
+    # the wrong direction: right at position 0, wrong at 1; and the expected output is the oracle's
+    assert torch.allclose(y[:, 0].double(), expected[:, 0], atol=1e-6)
+    assert not torch.allclose(y[:, 1].double(), expected[:, 1], atol=1e-3)
+    from ropecheck import oracle
+    from ropecheck.repro import parse_case
+    assert torch.equal(expected, oracle.rope(x, record["positions"], parse_case(CASE).config))
+    assert "largest |output - expected|" in (tmp_path / "d" / "case.txt").read_text()
+
+
+def test_pytest_writes_a_regression_test_that_fails_with_the_cause_and_passes_once_fixed(tmp_path):
+    path = _wrong_direction(tmp_path)
+    test = tmp_path / "tests" / "test_rope_regression.py"
+    proc = command("repro", path, "oracle_agreement", "--device", "cpu", "--case", CASE, "--pytest", test,
+                   cwd=tmp_path)
+    assert proc.returncode == 1 and test.exists(), proc.stdout + proc.stderr
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+                         cwd=tmp_path / "tests", capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "rotates the wrong way" in run.stdout, run.stdout
+    path.write_text(path.read_text().replace("mutants:wrong_direction", "mutants:correct_hf"))
+    fixed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+                           cwd=tmp_path / "tests", capture_output=True, text=True, timeout=300)
+    assert fixed.returncode == 0, fixed.stdout
+
+
+def test_pdb_opens_in_the_implementations_frame_when_it_raised(tmp_path):
+    from harness import TESTS
+
+    (tmp_path / "mutants.py").write_text((TESTS / "mutants.py").read_text())
+    path = spec(tmp_path, "raiser", callable="mutants:raises_always")
+    proc = subprocess.run([sys.executable, "-m", "ropecheck", "repro", str(path), "oracle_agreement", "--case", CASE,
+                           "--pdb"], cwd=tmp_path, input="p __name__\nwhere\nq\n", capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "entering pdb in the implementation's exception" in proc.stdout
+    assert "(Pdb)" in proc.stdout and "'mutants'" in proc.stdout, proc.stdout  # p __name__ in raises_always's frame
+    assert "raise NotImplementedError" in proc.stdout
+
+
+def test_dump_onto_a_file_is_a_usage_error(tmp_path):
+    path = _wrong_direction(tmp_path)
+    (tmp_path / "f").write_text("")
+    proc = command("repro", path, "oracle_agreement", "--case", CASE, "--dump", tmp_path / "f", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("ropecheck: error: --dump: "), proc.stderr
