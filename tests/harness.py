@@ -178,7 +178,7 @@ def assert_rejected(result, fn: str, prop: str | None, words: str = "", *, alone
     that row is the only one. ``reproducible``: the row carries a counterexample (a case,
     ``shape=...``) and a ``python -m ropecheck.repro`` line."""
     failing = {p.name: p.message for p in result.properties if p.status not in ("passed", "skipped")}
-    assert not result.conforms, f"miss: mutant {fn} was accepted (every property passed)"
+    assert not result.conforms, f"miss: mutant {fn} was accepted (no property failed)"
     if prop is None:
         return None
     if alone:
