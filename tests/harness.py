@@ -1,12 +1,32 @@
 """What several test files share, wherever they sit under ``tests/``: the tests folder (the
 mutant and hostile modules live there) and the repository root; waiting for processes to be
-gone and for conditions; the cause phrase diagnosis must give for each boundary mutant."""
+gone and for conditions; the cause phrase diagnosis must give for each boundary mutant; the
+``ropecheck`` command in a subprocess; and the acceptance harness, one for every suite that
+judges ropecheck on code it did not write (tests/acceptance/, tests/adapters/, and the unit
+tests that need a mutant's spec):
 
+- ``implementation_spec``: the spec of ``module:fn`` (a module at tests/ root) from its
+  claims; ``claims_of``: the claims a red-team table (``CORRECT``/``MUTANTS``) records;
+- ``judge``: an in-process verify (isolate=False), run afresh; ``verified``: the same,
+  cached per (module, fn, claims, names, profile), for the suites that ask twice;
+- ``false_alarms``/``assert_conforms``: a correct implementation must conform, and what
+  failed is listed when it does not; ``assert_rejected``: a mutant is rejected by the named
+  property, with its cause in the message (and, where asked, a counterexample and a
+  reproduce line)."""
+
+import functools
+import json
 import os
+import subprocess
+import sys
 import time
+from importlib import import_module
 from pathlib import Path
 
 import psutil
+
+from ropecheck import engine
+from ropecheck.spec import Spec, spec_from_mapping
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -69,3 +89,107 @@ EXPECTED_CAUSE = {
     "cos_table_float16": "cos/sin tables stored in float16",
     "angles_float16": "angles formed in float16",
 }
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def run_ropecheck(*args, cwd, env=None, timeout=600) -> subprocess.CompletedProcess:
+    """``python -m ropecheck ARGS`` in ``cwd``, as a user's CI runs it (output captured)."""
+    return subprocess.run([sys.executable, "-m", "ropecheck", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def good_spec(tmp_path: Path, fn: str = "correct_hf", name: str | None = None, module: str = "mutants") -> Path:
+    """A spec file in ``tmp_path`` for ``module:fn`` (the module copied beside it, and
+    mutants.py too): half_split, any base, float32 on the CPU."""
+    source = TESTS / f"{module}.py"
+    (tmp_path / source.name).write_text(source.read_text())
+    if module != "mutants":
+        (tmp_path / "mutants.py").write_text((TESTS / "mutants.py").read_text())
+    path = tmp_path / f"{name or fn}.toml"
+    path.write_text(f'name = "{name or fn}"\ncallable = "{module}:{fn}"\npairing = "half_split"\nbase = "any"\n'
+                    'dtypes = ["float32"]\ndevices = ["cpu"]\n')
+    return path
+
+
+# ---------------------------------------------------------------- the acceptance harness
+
+MUTANTS_CLAIMS = {"pairing": "half_split", "base": "any", "dtypes": ["float64", "float32", "bfloat16", "float16"],
+                  "devices": ["cpu"], "partial_rotary": True}
+"""What the implementations of tests/mutants.py and tests/redteam.py claim unless a row of the
+suite says otherwise."""
+
+SPEC_KEYS = ("pairing", "base", "dtypes", "devices", "partial_rotary", "inplace", "differentiable", "max_position",
+             "signature", "packed", "positions")
+"""The keys of a red-team table's ``spec`` entry that are spec keys (the rest describe the code)."""
+
+
+def claims_of(module, fn: str) -> dict:
+    """The claims the table of ``module`` (a module at tests/ root, or its name) records for
+    ``fn`` (its ``CORRECT`` entry, else its ``MUTANTS`` entry: the two are disjoint), spec
+    keys only."""
+    module = import_module(module) if isinstance(module, str) else module
+    table = module.CORRECT if fn in module.CORRECT else module.MUTANTS
+    return {k: v for k, v in table[fn]["spec"].items() if k in SPEC_KEYS}
+
+
+def implementation_spec(module: str, fn: str, claims: dict | None = None, **overrides) -> Spec:
+    """The spec of ``module:fn``: ``claims`` (a table's, filtered to SPEC_KEYS), then
+    ``overrides`` (spec keys, taken as they are)."""
+    claims = {k: v for k, v in (claims or {}).items() if k in SPEC_KEYS}
+    return spec_from_mapping({"name": fn, "callable": f"{module}:{fn}", **claims, **overrides},
+                             origin=f"tests/{module}.py:{fn}", folder=str(TESTS))
+
+
+def judge(module: str, fn: str, names=None, profile: str = "ci", **claims) -> engine.ImplementationResult:
+    """``engine.verify`` of ``module:fn`` in this process (isolate=False), every property or
+    only ``names``; run afresh (see ``verified``)."""
+    return engine.verify(implementation_spec(module, fn, **claims), fn, profile=profile, isolate=False,
+                         names=None if names is None else list(names))
+
+
+@functools.lru_cache(maxsize=None)
+def _verified(module: str, fn: str, claims_json: str, names: tuple[str, ...] | None, profile: str):
+    return judge(module, fn, names, profile, **json.loads(claims_json))
+
+
+def verified(module: str, fn: str, names=None, profile: str = "ci", **claims) -> engine.ImplementationResult:
+    """``judge``, cached per (module, fn, claims, names, profile): a suite that asks for the
+    same verdict twice (several rows on one property) runs it once per process."""
+    return _verified(module, fn, json.dumps(claims, sort_keys=True), None if names is None else tuple(names), profile)
+
+
+def false_alarms(result) -> list[str]:
+    """``name [status]: message | counterexample`` for every property neither passed nor skipped."""
+    return [f"{p.name} [{p.status}]: {p.message} | {p.counterexample}"
+            for p in result.properties if p.status not in ("passed", "skipped")]
+
+
+def assert_conforms(result, fn: str) -> None:
+    """Correct code must conform: a rejection is a false alarm, listed."""
+    assert result.conforms, f"false alarm on correct code {fn}:\n" + "\n".join(false_alarms(result))
+
+
+def assert_rejected(result, fn: str, prop: str | None, words: str = "", *, alone: bool = False,
+                    reproducible: bool = True):
+    """A mutant must be rejected (an acceptance is a miss); by ``prop`` (None: by any
+    property), whose row is then returned, failed, with ``words`` in its message. ``alone``:
+    that row is the only one. ``reproducible``: the row carries a counterexample (a case,
+    ``shape=...``) and a ``python -m ropecheck.repro`` line."""
+    failing = {p.name: p.message for p in result.properties if p.status not in ("passed", "skipped")}
+    assert not result.conforms, f"miss: mutant {fn} was accepted (no property failed)"
+    if prop is None:
+        return None
+    if alone:
+        assert [p.name for p in result.properties] == [prop], (fn, [p.name for p in result.properties])
+    rows = [p for p in result.properties if p.name == prop]
+    assert rows and rows[0].status == "failed", (
+        f"{fn}: expected {prop} to fail, got {rows[0].status if rows else 'no row'}: "
+        f"{rows[0].message if rows else ''}; failing: {failing}")
+    row = rows[0]
+    assert words in row.message, f"{fn}: {prop} message does not name the cause ({words!r}): {row.message}"
+    if reproducible:
+        assert row.counterexample and "shape=" in row.counterexample, f"{fn}: no counterexample: {row}"
+        assert row.reproduce.startswith("python -m ropecheck.repro"), f"{fn}: no reproduce line: {row}"
+    return row

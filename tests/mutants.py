@@ -1,6 +1,7 @@
 """Deliberately broken RoPE implementations (mutants) and correct ones written in other
 styles. Each is a plain function with the adapter signature; the test table in
-``test_mutants.py`` says which spec it is checked under and what must be reported.
+``tests/acceptance/test_mutants.py`` says which spec it is checked under and what must be
+reported.
 
 Written independently of ``ropecheck.variants`` on purpose: the suite must judge code it
 did not write.

@@ -3,7 +3,7 @@ not seen, and broken ones modelled on real RoPE bug reports.
 
 Every function has the adapter signature ``rope(x, positions, config) -> tensor`` of
 docs/contract.md §1. The spec each is checked under, and what must be reported, is in
-``test_redteam.py``. Written from scratch (no third-party code copied); the docstrings
+``tests/acceptance/test_redteam.py``. Written from scratch (no third-party code copied); the docstrings
 name the library style or the bug report each one imitates.
 """
 

@@ -18,6 +18,7 @@ pytest.importorskip("transformers")
 from ropecheck import RopeConfig, engine, oracle, tolerance  # noqa: E402
 from ropecheck.adapters import hf  # noqa: E402
 from ropecheck.spec import load_spec  # noqa: E402
+from harness import assert_conforms  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
@@ -168,10 +169,7 @@ def _verify(spec_file: str) -> engine.ImplementationResult:
 @pytest.mark.slow
 @pytest.mark.parametrize("spec_file", ["hf-llama.toml", "hf-gptj.toml"])
 def test_spec_conforms(spec_file):
-    result = _verify(spec_file)
-    failed = [f"{p.name} [{p.device}]: {p.message}\n  {p.counterexample}"
-              for p in result.properties if p.status not in ("passed", "skipped")]
-    assert result.conforms, "\n".join(failed)
+    assert_conforms(_verify(spec_file), f"specs/{spec_file}")
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ pytest.importorskip("transformers")
 from ropecheck import RopeConfig, engine, properties, tolerance  # noqa: E402
 from ropecheck.adapters import hf, qwen2_vl  # noqa: E402
 from ropecheck.spec import load_spec  # noqa: E402
+from harness import assert_conforms  # noqa: E402
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 POSITIONS = torch.tensor([[0, 1, 2, 3, 4], [7, 3, 100, 5000, 131071]])
@@ -90,4 +91,4 @@ def test_qwen2_vl_mrope_agrees_with_the_oracle():
 @pytest.mark.slow  # tox -e conformance verifies specs/hf-qwen2-vl-mrope.toml itself
 def test_qwen2_vl_mrope_conforms():
     result = engine.verify(load_spec(SPECS / "hf-qwen2-vl-mrope.toml"), "hf-qwen2-vl-mrope", profile="ci", isolate=False)
-    assert result.conforms, [(p.name, p.message) for p in result.properties if p.status == "failed"]
+    assert_conforms(result, "specs/hf-qwen2-vl-mrope.toml")

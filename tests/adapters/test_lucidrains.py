@@ -25,6 +25,7 @@ from ropecheck.spec import load_spec, spec_from_mapping  # noqa: E402
 from crash_findings import assert_only_the_rotary_dim_2_crash as assert_only_the_crash  # noqa: E402
 from crash_findings import half_precision_positions  # noqa: E402
 from oracle_check import check_against_oracle  # noqa: E402
+from harness import assert_conforms  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SPECS = HERE.parent.parent / "specs"
@@ -110,7 +111,7 @@ def test_spec_fails_only_by_the_rotary_dim_2_crash(spec_file):
 @pytest.mark.slow
 def test_forward_adapter_conforms_apart_from_rotary_dim_2():
     result = verify_without_rotary_dim_2("lucidrains-rotary.toml", "rope_unless_rotary_dim_2")
-    assert result.conforms, [(p.name, p.message, p.counterexample) for p in result.properties if p.status != "passed"]
+    assert_conforms(result, "specs/lucidrains-rotary.toml without rotary_dim 2")
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from ropecheck import engine  # noqa: E402
 from ropecheck.adapters import mlx  # noqa: E402
 from ropecheck.spec import load_spec  # noqa: E402
 from oracle_check import check_against_oracle  # noqa: E402
+from harness import assert_conforms  # noqa: E402
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 ADAPTERS = {"interleaved": mlx.traditional, "half_split": mlx.half_split}
@@ -54,4 +55,4 @@ def test_importing_the_adapter_does_not_import_the_library():
 def test_spec_conforms(spec_file):
     path = SPECS / spec_file
     result = engine.verify(load_spec(path), str(path), profile="ci", isolate=False)
-    assert result.conforms, [(p.name, p.message, p.counterexample) for p in result.properties if p.status != "passed"]
+    assert_conforms(result, f"specs/{spec_file}")

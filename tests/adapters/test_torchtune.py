@@ -18,6 +18,7 @@ from ropecheck import RopeConfig, engine  # noqa: E402
 from ropecheck.adapters import torchtune  # noqa: E402
 from ropecheck.spec import load_spec  # noqa: E402
 from oracle_check import check_against_oracle  # noqa: E402
+from harness import assert_conforms  # noqa: E402
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "torchtune.toml"
 
@@ -63,4 +64,4 @@ def test_finding_positions_beyond_max_seq_len_raise():
 @pytest.mark.slow
 def test_spec_conforms():
     result = engine.verify(load_spec(SPEC), str(SPEC), profile="ci", isolate=False)
-    assert result.conforms, [(p.name, p.message, p.counterexample) for p in result.properties if p.status != "passed"]
+    assert_conforms(result, "specs/torchtune.toml")

@@ -23,6 +23,7 @@ from ropecheck.adapters import x_transformers  # noqa: E402
 from ropecheck.spec import load_spec, spec_from_mapping  # noqa: E402
 from crash_findings import assert_only_the_rotary_dim_2_crash as assert_only_the_crash  # noqa: E402
 from oracle_check import check_against_oracle  # noqa: E402
+from harness import assert_conforms  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SPEC = HERE.parent.parent / "specs" / "x-transformers.toml"
@@ -83,4 +84,4 @@ def test_adapter_conforms_apart_from_rotary_dim_2():
             "callable": f"{Path(__file__).stem}:rope_unless_rotary_dim_2"}
     spec = spec_from_mapping(data, origin="x-transformers.toml without rotary_dim 2", folder=str(HERE))
     result = engine.verify(spec, str(SPEC), profile="ci", isolate=False)
-    assert result.conforms, [(p.name, p.message, p.counterexample) for p in result.properties if p.status != "passed"]
+    assert_conforms(result, "specs/x-transformers.toml without rotary_dim 2")

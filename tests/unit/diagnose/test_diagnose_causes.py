@@ -19,7 +19,7 @@ from ropecheck import diagnose, properties, tolerance
 from ropecheck.config import RopeConfig
 from ropecheck.strategies import RopeCase
 
-from harness import EXPECTED_CAUSE  # noqa: E402 - the phrases, shared with tests/test_boundaries.py
+from harness import EXPECTED_CAUSE  # noqa: E402 - the phrases, shared with tests/acceptance/test_boundaries.py
 
 # Positions rounded through float32 are off by at most 1 below 2**25 (2 below 2**26): the
 # tolerance model allows float32 angle error that grows with the position (about 10 times

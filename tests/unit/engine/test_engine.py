@@ -13,23 +13,23 @@ import uuid
 import pytest
 
 from ropecheck import engine
-from ropecheck.spec import spec_from_mapping
-from harness import gone
-from test_mutants import make_spec
+from harness import MUTANTS_CLAIMS, gone, implementation_spec
 
 pytestmark = pytest.mark.slow
-from harness import TESTS
 
 
 def statuses(result):
     return {p.name: (p.status, p.message) for p in result.properties}
 
 
+def make_spec(fn: str, **overrides):
+    """The spec of ``mutants:fn`` as tests/acceptance/test_mutants.py checks it."""
+    return implementation_spec("mutants", fn, MUTANTS_CLAIMS, **overrides)
+
+
 def hostile_spec(fn: str, **overrides):
-    mapping = {"name": fn, "callable": f"hostile:{fn}", "pairing": "half_split", "base": "any",
-               "dtypes": ["float32"], "devices": ["cpu"]}
-    mapping.update(overrides)
-    return spec_from_mapping(mapping, origin=f"tests/hostile.py:{fn}", folder=str(TESTS))
+    return implementation_spec("hostile", fn, {"pairing": "half_split", "base": "any", "dtypes": ["float32"],
+                                               "devices": ["cpu"]}, **overrides)
 
 
 @pytest.fixture

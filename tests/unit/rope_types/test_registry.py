@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.util
-from pathlib import Path
 
 import pytest
 from hypothesis import find
@@ -16,7 +15,8 @@ from ropecheck import proofs, rope_types, scaling, strategies
 from ropecheck.adapters import hf
 from ropecheck.config import RopeConfig
 
-TESTS = Path(__file__).resolve().parents[2]
+from harness import TESTS
+
 NAMES = list(rope_types.TYPES)
 
 
@@ -29,12 +29,12 @@ def _module(name: str):
 
 
 def _scaling_mutant_cases() -> list[tuple]:
-    """``MUTANTS`` of tests/test_scaling_mutants.py: (mutant, rope_types, property, words)."""
-    tree = ast.parse((TESTS / "test_scaling_mutants.py").read_text())
+    """``MUTANTS`` of tests/acceptance/test_scaling_mutants.py: (mutant, rope_types, property, words)."""
+    tree = ast.parse((TESTS / "acceptance" / "test_scaling_mutants.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "MUTANTS" for t in node.targets):
             return ast.literal_eval(node.value)
-    raise AssertionError("tests/test_scaling_mutants.py has no MUTANTS list")
+    raise AssertionError("tests/acceptance/test_scaling_mutants.py has no MUTANTS list")
 
 
 def test_registry_order_and_derived_tuples():
@@ -65,7 +65,7 @@ def test_every_type_has_a_mutant(name):
     for entry in record.mutants:
         module, function = entry.split(":")
         assert callable(getattr(_module(module), function, None)), f"{name}: tests/{module}.py has no {function}"
-    if record.kind == "scaling" and not record.unscaled:  # rejected in tests/test_scaling_mutants.py for this type
+    if record.kind == "scaling" and not record.unscaled:  # rejected in tests/acceptance/test_scaling_mutants.py
         cases = {(mutant, rope_type) for mutant, types, _, _ in _scaling_mutant_cases() for rope_type in types}
         named = {entry.split(":")[1] for entry in record.mutants if entry.startswith("scaling_mutants:")}
         assert {(m, name) for m in named} & cases, f"{name}: no mutant of it in test_scaling_mutants.MUTANTS"

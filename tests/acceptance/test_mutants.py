@@ -1,39 +1,14 @@
 """The suite judged on code it did not write: every mutant is rejected with a message that
 names the cause, every correct implementation is accepted (a false alarm is a bug too).
 
-Runs in-process with the ``ci`` profile (what users get by default); the process-killing
-mutants are checked through the isolated engine in ``test_engine.py``.
+Runs in-process with the ``ci`` profile (what users get by default), through the acceptance
+harness (tests/harness.py); the process-killing mutants are checked through the isolated
+engine in ``tests/unit/engine/test_engine.py``.
 """
-
-import functools
-import json
-from pathlib import Path
 
 import pytest
 
-from ropecheck import engine
-from ropecheck.spec import spec_from_mapping
-
-ALL = ["float64", "float32", "bfloat16", "float16"]
-
-
-def make_spec(fn: str, **overrides):
-    mapping = {"name": fn, "callable": f"mutants:{fn}", "pairing": "half_split", "base": "any",
-               "dtypes": ALL, "devices": ["cpu"], "partial_rotary": True}
-    mapping.update(overrides)
-    return spec_from_mapping(mapping, origin=f"tests/mutants.py:{fn}", folder=str(Path(__file__).parent))
-
-
-@functools.lru_cache(maxsize=None)
-def _verify(fn: str, overrides_json: str, names: tuple[str, ...] | None):
-    return engine.verify(make_spec(fn, **json.loads(overrides_json)), fn, profile="ci", isolate=False,
-                         names=None if names is None else list(names))
-
-
-def verify(fn: str, names: tuple[str, ...] | None = None, **overrides):
-    """In-process verify of every property (or only ``names``), cached per call."""
-    return _verify(fn, json.dumps(overrides, sort_keys=True), names)
-
+from harness import MUTANTS_CLAIMS, assert_conforms, assert_rejected, verified
 
 CORRECT = [
     ("correct_hf", {}),
@@ -48,9 +23,7 @@ CORRECT = [
 
 @pytest.mark.parametrize("fn, overrides", CORRECT, ids=[c[0] for c in CORRECT])
 def test_correct_implementations_conform(fn, overrides):
-    result = verify(fn, **overrides)
-    bad = [f"{p.name}: {p.message} | {p.counterexample}" for p in result.properties if p.status not in ("passed", "skipped")]
-    assert result.conforms, f"false alarm on correct code {fn}:\n" + "\n".join(bad)
+    assert_conforms(verified("mutants", fn, **{**MUTANTS_CLAIMS, **overrides}), fn)
 
 
 # (mutant, spec overrides, the property that must fail, words its message must contain)
@@ -92,12 +65,5 @@ MUTANTS = [
 @pytest.mark.parametrize("fn, overrides, prop, words", MUTANTS,
                          ids=[f"{m[0]}-{m[2]}" + ("-" + "-".join(m[1]) if m[1] else "") for m in MUTANTS])
 def test_mutant_is_rejected_with_its_cause(fn, overrides, prop, words):
-    result = verify(fn, names=(prop,), **overrides)
-    assert not result.conforms, f"mutant {fn} was accepted"
-    rows = [p for p in result.properties if p.name == prop]
-    assert rows and rows[0].status == "failed", (
-        f"{fn}: expected {prop} to fail, got {rows[0].status if rows else 'no row'}: {rows[0].message if rows else ''}")
-    failed = rows[0]
-    assert words in failed.message, f"{fn}: {prop} message does not name the cause ({words!r}): {failed.message}"
-    assert failed.counterexample and "shape=" in failed.counterexample, f"{fn}: no counterexample: {failed}"
-    assert failed.reproduce.startswith("python -m ropecheck.repro"), f"{fn}: no reproduce line: {failed}"
+    result = verified("mutants", fn, (prop,), **{**MUTANTS_CLAIMS, **overrides})
+    assert_rejected(result, fn, prop, words)

@@ -1,44 +1,30 @@
 """docs/contract.md §4, judged on implementations written blind to the checks
 (``tests/kernel_mutants.py``): correct q/k, packed and consecutive-offset kernels in other
 styles conform, and every mutant is rejected by the property named here, with its cause,
-under the ``ci`` profile. Also: the spec keys, skip reasons and reproduce lines of the forms."""
-
-import functools
-from pathlib import Path
+under the ``ci`` profile, through the acceptance harness (tests/harness.py). Also: the spec
+keys, skip reasons and reproduce lines of the forms."""
 
 import pytest
 
 import kernel_mutants
-from ropecheck import cli, engine, repro
+from harness import (TESTS, assert_conforms, assert_rejected, claims_of, implementation_spec, judge, run_ropecheck,
+                     verified)
+from ropecheck import cli, repro
 from ropecheck.properties import BY_NAME
-from ropecheck.spec import spec_from_mapping
 
-TESTS = Path(__file__).parent
-SPEC_KEYS = ("pairing", "base", "dtypes", "devices", "partial_rotary", "inplace", "differentiable", "max_position",
-             "signature", "packed", "positions")
 NARROWER = {"packed_qk_vllm_cache": {"max_position": 8192}}
 """Claims narrowed for speed: that implementation builds its whole (max_position, rotary_dim)
 cache on every call."""
 
 
-def kernel_spec(fn: str, table: dict, **overrides):
-    claims = {k: v for k, v in table[fn]["spec"].items() if k in SPEC_KEYS}
-    mapping = {"name": fn, "callable": f"kernel_mutants:{fn}", **claims, **NARROWER.get(fn, {}), **overrides}
-    return spec_from_mapping(mapping, origin=f"tests/kernel_mutants.py:{fn}", folder=str(TESTS))
-
-
-@functools.lru_cache(maxsize=None)
-def verified(fn: str, names: tuple[str, ...] | None = None):
-    table = kernel_mutants.CORRECT if fn in kernel_mutants.CORRECT else kernel_mutants.MUTANTS
-    return engine.verify(kernel_spec(fn, table), fn, profile="ci", isolate=False,
-                         names=None if names is None else list(names))
+def claims(fn: str) -> dict:
+    """What ``kernel_mutants``' table claims for ``fn`` (spec keys only), narrowed by NARROWER."""
+    return {**claims_of(kernel_mutants, fn), **NARROWER.get(fn, {})}
 
 
 @pytest.mark.parametrize("fn", sorted(kernel_mutants.CORRECT))
 def test_correct_kernels_in_every_form_conform(fn):
-    result = verified(fn)
-    bad = [f"{p.name}: {p.message} | {p.counterexample}" for p in result.properties if p.status not in ("passed", "skipped")]
-    assert result.conforms, f"false alarm on correct code {fn}:\n" + "\n".join(bad)
+    assert_conforms(verified("kernel_mutants", fn, **claims(fn)), fn)
 
 
 # (mutant, the property that must fail, words its message must contain)
@@ -71,11 +57,7 @@ MUTANTS = [
 
 @pytest.mark.parametrize("fn, prop, words", MUTANTS, ids=[f"{m[0]}-{m[1]}" for m in MUTANTS])
 def test_kernel_mutant_is_rejected_with_its_cause(fn, prop, words):
-    result = verified(fn, (prop,))
-    (row,) = result.properties
-    assert row.status == "failed", f"{fn}: expected {prop} to fail, got {row.status}: {row.message}"
-    assert words in row.message, f"{fn}: {prop} message does not name the cause ({words!r}): {row.message}"
-    assert "shape=" in row.counterexample and row.reproduce.startswith("python -m ropecheck.repro")
+    assert_rejected(verified("kernel_mutants", fn, (prop,), **claims(fn)), fn, prop, words, alone=True)
 
 
 def test_every_mutant_of_the_red_team_is_in_the_table():
@@ -85,11 +67,11 @@ def test_every_mutant_of_the_red_team_is_in_the_table():
 @pytest.mark.parametrize("fn, prop", [("qk_cross_wired", "qk_independence"), ("packed_tile_offset_lost", "oracle_agreement"),
                                       ("k_assumed_contiguous", "fused_buffer")])
 def test_the_reproduce_line_rebuilds_the_exact_case(fn, prop, capsys):
-    (row,) = verified(fn, (prop,)).properties
+    (row,) = verified("kernel_mutants", fn, (prop,), **claims(fn)).properties
     case_text = row.reproduce.split("--case ", 1)[1].strip("'").replace("'\"'\"'", "'")
     case = repro.parse_case(case_text)
     assert case.repro() == case_text
-    spec = kernel_spec(fn, kernel_mutants.MUTANTS)
+    spec = implementation_spec("kernel_mutants", fn, **claims(fn))
     from ropecheck.properties import PropertyFailed, Subject
 
     with pytest.raises(PropertyFailed):
@@ -97,8 +79,8 @@ def test_the_reproduce_line_rebuilds_the_exact_case(fn, prop, capsys):
 
 
 def test_form_properties_are_skipped_with_the_reason_where_they_do_not_apply():
-    result = engine.verify(kernel_spec("x_block_diagonal_einsum", kernel_mutants.CORRECT), "x", isolate=False,
-                           names=["qk_independence", "fused_buffer", "packed_boundaries"])
+    result = judge("kernel_mutants", "x_block_diagonal_einsum", ["qk_independence", "fused_buffer", "packed_boundaries"],
+                   **claims("x_block_diagonal_einsum"))
     reasons = {p.name: (p.status, p.message) for p in result.properties}
     assert reasons["qk_independence"] == ("skipped", 'not applicable: the spec has signature = "x" (one tensor, no q and k)')
     assert reasons["packed_boundaries"] == ("skipped", "not applicable: the spec does not claim packed = true")
@@ -136,14 +118,12 @@ def test_identify_reads_q_and_k_and_packed_callables_from_qs_side(tmp_path, monk
 def test_bench_times_a_packed_qk_kernel_in_its_form(tmp_path):
     import pandas as pd
 
-    from test_cli_hostile import ropecheck
-
     spec = tmp_path / "k.toml"
     (tmp_path / "kernel_mutants.py").write_text((TESTS / "kernel_mutants.py").read_text())
     spec.write_text('name = "vllm-like"\ncallable = "kernel_mutants:packed_qk_vllm_cache"\npairing = "half_split"\n'
                     'base = "any"\ndtypes = ["float32"]\ndevices = ["cpu"]\nsignature = "qk"\npacked = true\n'
                     "max_position = 8192\n")
-    proc = ropecheck("bench", spec, "--quick", "--out", tmp_path / "b.csv", cwd=tmp_path)
+    proc = run_ropecheck("bench", spec, "--quick", "--out", tmp_path / "b.csv", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     table = pd.read_csv(tmp_path / "b.csv")
     assert (table["implementation"] == "vllm-like").sum() >= 3 and (table["median_s"] > 0).all()
@@ -152,7 +132,7 @@ def test_bench_times_a_packed_qk_kernel_in_its_form(tmp_path):
 def _failure_on(fn: str, case):
     from ropecheck.properties import PropertyFailed, Subject
 
-    spec = kernel_spec(fn, kernel_mutants.MUTANTS)
+    spec = implementation_spec("kernel_mutants", fn, **claims(fn))
     subject = Subject(spec.load_callable(), spec, "cpu")
     with pytest.raises(PropertyFailed) as failed:
         BY_NAME["oracle_agreement"].check(subject, case)

@@ -2,22 +2,18 @@
 
 Correct implementations in real-world styles must conform (a rejection is a false alarm);
 broken ones, modelled on real bug reports, must be rejected with the named property
-failing (an acceptance is a miss). In-process, ``ci`` profile, like ``test_mutants.py``.
+failing (an acceptance is a miss). In-process, ``ci`` profile, through the acceptance harness
+(tests/harness.py) like ``test_mutants.py``.
 A failing row here is a finding about ropecheck, not a reason to edit the expectation.
 """
 
 import pytest
 
-from test_mutants import verify as _verify
+from harness import MUTANTS_CLAIMS, assert_conforms, assert_rejected, verified
 
 pytestmark = pytest.mark.slow
 
-ALL = ["float64", "float32", "bfloat16", "float16"]
 NO_F64 = ["float32", "bfloat16", "float16"]
-
-
-def verify(fn: str, names: tuple[str, ...] | None = None, **overrides):
-    return _verify(fn, names=names, callable=f"redteam:{fn}", **overrides)
 
 
 # (implementation, spec overrides): the claims are honest for that code.
@@ -46,10 +42,7 @@ def _cid(row):
 
 @pytest.mark.parametrize("fn, overrides", CORRECT, ids=[_cid(c) for c in CORRECT])
 def test_correct_implementation_conforms(fn, overrides):
-    result = verify(fn, **overrides)
-    bad = [f"{p.name} [{p.status}]: {p.message} | {p.counterexample}"
-           for p in result.properties if p.status not in ("passed", "skipped")]
-    assert result.conforms, f"false alarm on correct code {fn}:\n" + "\n".join(bad)
+    assert_conforms(verified("redteam", fn, **{**MUTANTS_CLAIMS, **overrides}), fn)
 
 
 # (implementation, spec overrides, the property that must fail)
@@ -90,11 +83,5 @@ def _bid(row):
 def test_broken_implementation_is_rejected(fn, overrides, prop):
     # the property the row names, alone (the other properties' verdicts are not asserted);
     # every property where the row names none
-    result = verify(fn, names=None if prop is None else (prop,), **overrides)
-    failing = {p.name: p.message for p in result.properties if p.status not in ("passed", "skipped")}
-    assert not result.conforms, f"miss: broken {fn} was accepted (every property passed)"
-    if prop is None:
-        return
-    row = [p for p in result.properties if p.name == prop]
-    assert row and row[0].status == "failed", (
-        f"{fn}: expected {prop} to fail, got {row[0].status if row else 'no row'}; failing: {failing}")
+    result = verified("redteam", fn, None if prop is None else (prop,), **{**MUTANTS_CLAIMS, **overrides})
+    assert_rejected(result, fn, prop, reproducible=False)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from ropecheck.properties import PROPERTIES
-from harness import gone, wait_for
+from harness import gone, good_spec, wait_for
+from harness import run_ropecheck as ropecheck
 
 pytestmark = pytest.mark.slow
-TESTS = Path(__file__).parent
 
 IMPORT_ATTACKS = {
     "system_exit": ("raise SystemExit(0)", "rope", "cannot import module 'system_exit_mod': SystemExit(0) (it tried "
@@ -41,22 +41,6 @@ def attack(tmp_path: Path, kind: str) -> tuple[Path, str]:
     spec.write_text(f'name = "{kind}"\ncallable = "{kind}_mod:{attr}"\npairing = "half_split"\nbase = "any"\n'
                     'dtypes = ["float32"]\ndevices = ["cpu"]\n')
     return spec, words
-
-
-def good_spec(tmp_path: Path, fn: str = "correct_hf", name: str | None = None, module: str = "mutants") -> Path:
-    source = TESTS / f"{module}.py"
-    (tmp_path / source.name).write_text(source.read_text())
-    if module != "mutants":
-        (tmp_path / "mutants.py").write_text((TESTS / "mutants.py").read_text())
-    path = tmp_path / f"{name or fn}.toml"
-    path.write_text(f'name = "{name or fn}"\ncallable = "{module}:{fn}"\npairing = "half_split"\nbase = "any"\n'
-                    'dtypes = ["float32"]\ndevices = ["cpu"]\n')
-    return path
-
-
-def ropecheck(*args, cwd, env=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "ropecheck", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=env)
 
 
 @pytest.mark.parametrize("kind", sorted(IMPORT_ATTACKS))

@@ -23,7 +23,7 @@ SERVING = ("oracle_agreement", "per_row_positions", "chunked_equals_whole", "fus
 def spec(**overrides):
     mapping = {"name": "s", "callable": "ropecheck.variants:half_split", "pairing": "half_split", "base": "any",
                "dtypes": ["bfloat16", "float32"], "devices": ["cpu"], **overrides}
-    return spec_from_mapping(mapping, origin="tests/test_serving_sizes.py")
+    return spec_from_mapping(mapping, origin="tests/acceptance/test_serving_sizes.py")
 
 
 def rows(case: RopeCase, heads: int) -> int:

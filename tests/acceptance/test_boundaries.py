@@ -6,26 +6,22 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 import boundary_mutants as bm
+from harness import EXPECTED_CAUSE as UNIT_CAUSE
+from harness import assert_conforms, claims_of, implementation_spec, judge
 from ropecheck import engine, profiles
 from ropecheck.properties import BY_NAME, History, Subject
 from ropecheck.repro import parse_case
 from ropecheck.runner import run_property
-from ropecheck.spec import spec_from_mapping
 from ropecheck.strategies import POSITION_BOUNDARIES, TRUNCATING_PAIRS, boundary_cases
 
-TESTS = Path(__file__).parent
-KEYS = ("pairing", "base", "dtypes", "devices", "partial_rotary", "inplace", "differentiable", "max_position",
-        "signature", "packed", "positions")
 HISTORY = ("cache_dtype_sticky", "cache_length_frozen", "cache_ignores_base")
 WITHIN_TOLERANCE = {"positions_float32": "the tolerance model admits angles formed in float32 (HF's own path), "
                                          "which past 2**24 err as much as a float32 position cast"}
-from harness import EXPECTED_CAUSE as UNIT_CAUSE
 
 EXPECTED_CAUSE = {**UNIT_CAUSE,  # the phrases of tests/unit/diagnose/test_diagnose_causes.py, less the numbers of its inputs
                   "rotary_width_int_truncation": "the rotary width is recomputed as int(head_dim * (rotary_dim / head_dim)) = ",
@@ -33,15 +29,15 @@ EXPECTED_CAUSE = {**UNIT_CAUSE,  # the phrases of tests/unit/diagnose/test_diagn
 
 
 def mutant_spec(fn: str, **overrides):
-    table = bm.CORRECT if fn in bm.CORRECT else bm.MUTANTS
-    claims = {k: v for k, v in table[fn]["spec"].items() if k in KEYS}
-    return spec_from_mapping({"name": fn, "callable": f"boundary_mutants:{fn}", **claims, **overrides},
-                             origin=f"tests/boundary_mutants.py:{fn}", folder=str(TESTS))
+    """The spec of ``boundary_mutants:fn``: its table's claims, then ``overrides``."""
+    return implementation_spec("boundary_mutants", fn, claims_of(bm, fn), **overrides)
 
 
 def oracle_row(fn: str):
+    """oracle_agreement's row for ``fn``, from fresh module caches (not cached: a run is
+    judged on a clean call history)."""
     bm.reset_caches()
-    return engine.verify(mutant_spec(fn), fn, profile="ci", isolate=False, names=["oracle_agreement"]).properties[0]
+    return judge("boundary_mutants", fn, ["oracle_agreement"], **claims_of(bm, fn)).properties[0]
 
 
 @pytest.mark.parametrize("fn", sorted(set(bm.MUTANTS) - set(HISTORY) - set(WITHIN_TOLERANCE)))
@@ -57,8 +53,7 @@ def test_oracle_agreement_itself_catches_each_boundary_mutant(fn):
 @pytest.mark.parametrize("fn", sorted(bm.CORRECT))
 def test_correct_implementations_still_conform_on_the_oracle_and_call_history(fn):
     bm.reset_caches()
-    result = engine.verify(mutant_spec(fn), fn, profile="ci", isolate=False, names=["oracle_agreement", "call_history"])
-    assert result.conforms, [(p.name, p.message) for p in result.properties]
+    assert_conforms(judge("boundary_mutants", fn, ["oracle_agreement", "call_history"], **claims_of(bm, fn)), fn)
 
 
 def test_a_long_counterexample_is_narrowed_to_the_token_that_fails():

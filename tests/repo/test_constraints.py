@@ -5,12 +5,10 @@ import configparser
 import importlib.util
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 
-
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT
 
 
 def _drift():

@@ -1,12 +1,12 @@
 """The pytest plugin: a library runs ropecheck inside its own test suite."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 
+from harness import TESTS
+
 pytestmark = pytest.mark.slow
-TESTS = Path(__file__).parent
 
 
 def _spec(pytester, fn, name):

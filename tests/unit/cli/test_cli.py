@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import ROOT, TESTS
 from ropecheck import cli
-
-TESTS = Path(__file__).parent
-ROOT = TESTS.parent
 
 
 def spec_file(tmp_path, fn, name=None, **extra):

@@ -14,9 +14,8 @@ import pytest
 
 from ropecheck import cli, engine, repro
 from ropecheck.registry import builtin_specs
-from test_cli_hostile import good_spec, ropecheck
-
-TESTS = Path(__file__).parent
+from harness import good_spec
+from harness import run_ropecheck as ropecheck
 
 
 # ---------------------------------------------------------------- options checked first
