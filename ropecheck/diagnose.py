@@ -473,16 +473,25 @@ def explain(y: torch.Tensor, x: torch.Tensor, positions: torch.Tensor, config: R
         elif low is not None and not matches and judge.fits(ref, under, low):
             low_matches.append(text)
     if matches:
-        return "the output matches " + "; or ".join(matches)
+        return _likely(matches)
     if low_matches:
-        return (f"the {_dtype_name(judge.dtype)} input is computed in {_dtype_name(low)} and cast back, and the "
-                f"output matches (to {_dtype_name(low)} precision) " + "; or ".join(low_matches[:3]))
+        return (f"the {_dtype_name(judge.dtype)} input is computed in {_dtype_name(low)} and cast back; to "
+                f"{_dtype_name(low)} precision, {_likely(low_matches[:3])}")
     return (_cross_wired(y, x, positions, config, partner, operand) or _by_head(y, x, positions, config)
             or _by_threshold(judge, backward_only=True) or _by_pair(judge)
             or _by_row(y, x, positions, config, lengths, judge, sources_only=True) or _by_threshold(judge)
             or _by_row(y, x, positions, config, lengths)
             or _magnitude_or_precision(out, x, positions, config) or _all_identity(positions)
             or "no simple convention explains it (not a pairing, direction, offset, base, exponent or rotary_dim slip)")
+
+
+def _likely(causes: list[str]) -> str:
+    """The causes the output fits, as a phrase that reads whatever their grammar ("rotates
+    the wrong way", "positions off by +1"): "likely cause: A", or "likely causes (each fits
+    the output): A; or B"."""
+    if len(causes) == 1:
+        return f"likely cause: {causes[0]}"
+    return "likely causes (each fits the output): " + "; or ".join(causes)
 
 
 def _all_identity(positions: torch.Tensor) -> str:

@@ -296,7 +296,7 @@ def _narrowed(prop: Property, subject: Subject, failure: PropertyFailed, known: 
 
 
 def _causes(failure: PropertyFailed) -> int:
-    """How many causes the diagnosis leaves open ("the output matches A; or B" is 2)."""
+    """How many causes the diagnosis leaves open ("likely causes (...): A; or B" is 2)."""
     return failure.full_cause().count("; or ") + 1
 
 

@@ -15,7 +15,7 @@ import boundary_mutants as bm
 import pytest
 import torch
 
-from ropecheck import diagnose, properties, tolerance
+from ropecheck import diagnose, oracle, properties, tolerance
 from ropecheck.config import RopeConfig
 from ropecheck.strategies import RopeCase
 
@@ -197,3 +197,16 @@ def test_nan_locality_passes_a_correct_implementation():
 if __name__ == "__main__":  # print every explanation (for working on the diagnosis)
     for name in sorted(CASES):
         print(f"{name}: {diagnose.explain(*run(getattr(bm, name), *CASES[name]))}")
+
+
+def test_the_explanation_reads_as_a_sentence_whatever_the_causes_grammar():
+    """Causes are verb phrases ("rotates the wrong way") or noun phrases ("positions off by
+    +1"): the explanation never glues one onto "the output matches"."""
+    assert diagnose._likely(["rotates the wrong way"]) == "likely cause: rotates the wrong way"
+    assert diagnose._likely(["positions off by +1 (uses m+1)", "uses base 1000"]) == (
+        "likely causes (each fits the output): positions off by +1 (uses m+1); or uses base 1000")
+    config = RopeConfig(base=10000.0, rotary_dim=8, pairing="half_split", head_dim=8)
+    x = torch.randn(1, 4, 1, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    positions = torch.arange(4)[None] + 3
+    backwards = oracle.rope(x, -positions, config)
+    assert diagnose.explain(backwards, x, positions, config).startswith("likely cause: rotates the wrong way")
