@@ -241,8 +241,11 @@ class Implementation(pytest.Collector):
         device = self.config.getoption("--ropecheck-device")
         for dev in ([device] if device else list(self.spec.devices)):
             for prop in PROPERTIES:
-                yield RopecheckItem.from_parent(self, name=f"{prop.name}[{dev}]", spec=self.spec, ref=self.ref,
-                                                prop=prop.name, device=dev)
+                # the id as a string, so pytest (9.x) reads [DEVICE] as a parametrization, as in
+                # the ids it parses back (--lf, --nf, node ids on the command line)
+                name = f"{prop.name}[{dev}]"
+                yield RopecheckItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}", spec=self.spec,
+                                                ref=self.ref, prop=prop.name, device=dev)
 
 
 # ---------------------------------------------------------------- items

@@ -114,12 +114,16 @@ def test_a_property_broken_elsewhere_passes_alone(pytester):
     """mutates_input fails input_not_modified only: selecting oracle_agreement passes, and
     selecting the broken property fails with the engine's text."""
     _spec(pytester, "mutants:mutates_input", "broken")
-    result = pytester.runpytest_subprocess("--ropecheck-spec", "broken.toml", "-p", "no:cacheprovider",
+    result = pytester.runpytest_subprocess("--ropecheck-spec", "broken.toml",
                                            "-k", "oracle_agreement or input_not_modified")
     result.assert_outcomes(passed=1, failed=1, deselected=len(NAMES) - 2)
     result.stdout.fnmatch_lines(["*broken · input_not_modified [[]cpu[]] failed: writes into its input x*",
                                  "*reproduce: python -m ropecheck.repro broken.toml input_not_modified*",
                                  "FAILED broken.toml::broken::input_not_modified[[]cpu[]]*"])
+
+    # pytest's cache knows the failed item by its id: --lf selects it again
+    again = pytester.runpytest_subprocess("--ropecheck-spec", "broken.toml", "--lf", "--collect-only", "-q")
+    assert [line for line in again.outlines if "::" in line] == ["broken.toml::broken::input_not_modified[cpu]"]
 
 
 def test_a_node_id_reruns_exactly_that_item(pytester):
