@@ -132,10 +132,19 @@ class Pool:
 
     ``preload`` imports each implementation before anything runs (a failed import is a
     usage error); the loaded processes are kept for the first run of their implementation.
+
+    ``keep``: for callers that run an implementation a few properties at a time (the
+    pytest plugin runs one per test item): a checking process that finishes its job
+    cleanly is kept for the next job of the same implementation, as if one ``verify_all``
+    ran them all, and after a hang the later jobs of that implementation and device get
+    ``AFTER_HANG_TIMEOUT`` CPU seconds. A process that crashed, hung or garbled its channel
+    is never kept.
     """
 
-    def __init__(self, stop: Stop | None = None, fork: bool = False):
+    def __init__(self, stop: Stop | None = None, fork: bool = False, keep: bool = False):
         self.stop = stop
+        self.keep = keep
+        self._hung: set[tuple[str, str]] = set()
         self._tmp = tempfile.TemporaryDirectory(prefix="ropecheck-")
         self.dir = Path(self._tmp.name)
         self.env = _child_env(self.dir)
@@ -242,6 +251,9 @@ class Pool:
         done: dict[str, PropertyResult] = {}
         remaining = list(names)
         box: Sandbox | None = None
+        clean = False
+        if self.keep and (spec.name, device) in self._hung:
+            limits = Limits.for_timeout(min(limits.cpu_s, AFTER_HANG_TIMEOUT))
         try:
             while remaining:
                 if box is None:
@@ -254,21 +266,33 @@ class Pool:
                           "spec_ref": spec_ref, **spec_job(spec)})
                 blamed, status, why, hang = self._follow(box, device, remaining, done, limits, on_result)
                 if blamed is None:
+                    clean = True
                     break
                 self._record(done, remaining, blamed, status, why, device, on_result)
                 self.discard(box)
                 box = None
                 if hang:
                     limits = Limits.for_timeout(min(limits.cpu_s, AFTER_HANG_TIMEOUT))
+                    if self.keep:
+                        self._hung.add((spec.name, device))
                 elif status == "error":  # too slow to judge here: the rest would be too
                     for name in list(remaining):
                         self._record(done, remaining, name, "error",
                                      f"not run: the checking process was too slow to judge on this machine "
                                      f"({blamed}: {why})", device, on_result)
         finally:
-            if box is not None:
+            if box is not None and not (clean and self.keep and self._keep(spec, box)):
                 self.discard(box)
         return done
+
+    def _keep(self, spec: Spec, box: Sandbox) -> bool:
+        """Hold ``box`` (clean, ``spec`` loaded) for the next job of ``spec``; False when
+        one is held already."""
+        with self._lock:
+            if spec.name in self._loaded or box.poll_status() is not None:
+                return False
+            self._loaded[spec.name] = box
+            return True
 
     def recheck(self, spec: Spec, row: PropertyResult, limits: Limits) -> bool | None:
         """Run a failed row's counterexample alone in a fresh process: True when it passes

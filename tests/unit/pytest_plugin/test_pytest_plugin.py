@@ -21,7 +21,7 @@ def test_conforming_spec_gives_passing_items(pytester):
     path = _spec(pytester, "correct_hf", "mine")
     result = pytester.runpytest_subprocess("--ropecheck-spec", str(path), "-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=14, skipped=3)  # the q/k and packed properties do not apply
-    result.stdout.fnmatch_lines(["*ropecheck[[]mine::oracle_agreement::cpu[]] PASSED*"])
+    result.stdout.fnmatch_lines(["*mine.toml::mine::oracle_agreement[[]cpu[]] PASSED*"])
 
 
 def test_failing_property_shows_cause_counterexample_and_reproduce(pytester):
