@@ -57,7 +57,8 @@ def test_quiet_prints_no_progress_and_verbose_the_cause_at_once(tmp_path):
     assert loud.returncode == 1
     progress = loud.stderr.splitlines()
     at = next(i for i, line in enumerate(progress) if "oracle_agreement [cpu] FAILED" in line)
-    assert "rotates the wrong way" in progress[at + 1] and progress[at + 2].startswith("      reproduce: python -m")
+    assert "rotates the wrong way" in progress[at + 1] and progress[at + 2].startswith("      reproduce: ")
+    assert "python -m ropecheck.repro" in progress[at + 2]
     both = verify(path, "-q", "-v", cwd=tmp_path)
     assert both.returncode == 2 and "not allowed with argument" in both.stderr
 

@@ -118,7 +118,7 @@ def test_a_property_broken_elsewhere_passes_alone(pytester):
                                            "-k", "oracle_agreement or input_not_modified")
     result.assert_outcomes(passed=1, failed=1, deselected=len(NAMES) - 2)
     result.stdout.fnmatch_lines(["*broken · input_not_modified [[]cpu[]] failed: writes into its input x*",
-                                 "*reproduce: python -m ropecheck.repro broken.toml input_not_modified*",
+                                 "*reproduce: *python -m ropecheck.repro broken.toml input_not_modified*",
                                  "FAILED broken.toml::broken::input_not_modified[[]cpu[]]*"])
 
     # pytest's cache knows the failed item by its id: --lf selects it again
