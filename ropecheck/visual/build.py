@@ -26,7 +26,10 @@ def conformance_section(results: Path) -> Section:
     sec = Section("conformance", "Conformance matrix")
     table = data.read_table(results, data.CONFORMANCE)
     if table is None:
-        sec.blocks.append(Text(f"no {results / data.CONFORMANCE} table here (run `ropecheck verify` to make one)."))
+        sec.blocks.append(Text(f"no {results / data.CONFORMANCE} table here: make one with `ropecheck verify TARGET "
+                               f"--conformance {results / data.CONFORMANCE}` (every claimed dtype in one run, dtype "
+                               f"'all') or `ropecheck conformance-table TARGET --out {results / data.CONFORMANCE}` "
+                               "(one run per dtype)."))
         return sec
     header, rows = data.conformance_matrix(table)
     sec.blocks += [

@@ -111,6 +111,8 @@ def test_missing_tables_are_said_plainly(tmp_path):
     bench = build.bench_section(tmp_path, tmp_path / "figures")
     texts = [b.text for b in conf.blocks + bench.blocks]
     assert any("no " in t and "conformance.csv table here" in t for t in texts)
+    hint = next(t for t in texts if "conformance.csv table here" in t)  # names the commands that write it
+    assert f"--conformance {tmp_path / 'conformance.csv'}" in hint and "ropecheck conformance-table" in hint
     assert any("cuda/bench.csv table here" in t for t in texts) and any("cpu/bench_quick.csv table here" in t for t in texts)
 
 
