@@ -109,3 +109,34 @@ def test_summary_grid_and_failure_groups_of_a_users_table(tmp_path):
 def test_the_report_without_a_table_says_which_commands_make_one(tmp_path):
     sec = build.summary_section(tmp_path, None, None, None)
     assert "ropecheck verify TARGET --conformance" in sec.blocks[0].text
+
+
+def _oracle(x, positions, config):
+    from ropecheck import oracle
+
+    return oracle.rope(x.double(), positions, config).to(x.dtype)
+
+
+def _qk(q, k, positions, config):
+    return _oracle(q, positions, config), _oracle(k, positions, config)
+
+
+def _packed(x, positions, config, cu_seqlens):
+    return _oracle(x[None], positions[None], config)[0]
+
+
+def test_the_sweep_calls_each_form_and_stops_below_max_position():
+    from ropecheck import precision
+    from ropecheck.spec import spec_from_mapping
+
+    base = {"callable": "m:f", "pairing": "half_split", "base": "any", "dtypes": ["float32"], "devices": ["cpu"],
+            "max_position": 300}
+    for name, fn, extra in (("qk", _qk, {"signature": "qk"}), ("packed", _packed, {"packed": True})):
+        spec = spec_from_mapping({**base, "name": name, **extra}, origin="test")
+        rows = precision.spec_sweep(fn, spec, positions=[0, 1, 256, 299, 300, 4096])
+        assert [r["position"] for r in rows] == [0, 1, 256, 299], name
+        assert all(r["worst_ratio"] <= 1 for r in rows) and not any(r["message"] for r in rows), name
+    broken = spec_from_mapping({**base, "name": "b"}, origin="test")
+    rows = precision.spec_sweep(lambda x, p, c: x[..., :2], broken, positions=[0, 1])
+    assert rows == [dict(dtype="float32", position=None, worst_ratio=None, worst_error=None,
+                         message=rows[0]["message"])] and "shape" in rows[0]["message"]
