@@ -119,12 +119,12 @@ def failures_section(results: Path) -> Section:
     n_rows = sum(g.rows for g in groups)
     sec.blocks.append(Text(f"{n_rows} failed row(s) of {results / data.CONFORMANCE} in {len(groups)} group(s): "
                            "one per implementation, version and cause (an exception's message, else the "
-                           "message's first clause). Open a group for each message, the rows it names "
-                           "(property, dtype, device) and a counterexample."))
+                           "message's first clause). Open a group for each distinct message, the rows it names "
+                           "(property, dtype, device) and a counterexample of those rows."))
     for g in groups:
         ratio = f"; worst err/allowed {g.worst_ratio:.3g}" if g.worst_ratio is not None else ""
-        blocks = [Code(f"{rows_named}", message) for message, rows_named in g.messages]
-        blocks.append(Code("counterexample:", g.counterexample or "(none recorded)"))
+        blocks = [Code(rows_named, f"{message}\n\ncounterexample:\n{example or '(none recorded)'}")
+                  for message, rows_named, example in g.messages]
         sec.blocks.append(Details(f"{g.implementation} ({g.version}): {_short(g.cause)} — {g.rows} row(s): {_where(g)}{ratio}",
                                   blocks))
     return sec

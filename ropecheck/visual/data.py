@@ -141,12 +141,12 @@ class FailureGroup:
     implementation: str
     version: str
     cause: str
-    messages: tuple[tuple[str, str], ...]  # (each distinct message, the "property dtype device" rows it names)
+    messages: tuple[tuple[str, str, str], ...]  # (each distinct message, the "property dtype device" rows it
+    #                                              names, the first of their counterexamples)
     properties: tuple[str, ...]
     dtypes: tuple[str, ...]
     devices: tuple[str, ...]
     worst_ratio: float | None
-    counterexample: str
     rows: int
 
 
@@ -160,15 +160,17 @@ def failure_groups(table: pd.DataFrame) -> list[FailureGroup]:
     bad = bad.assign(cause=bad["message"].map(cause))
     for (impl, version, why), g in bad.groupby(["implementation", "version", "cause"], sort=False):
         ratios = pd.to_numeric(g.get("worst_ratio", pd.Series(dtype=float)), errors="coerce").dropna()
-        examples = [str(c) for c in g.get("counterexample", []) if str(c)]
-        messages = {}
+        messages: dict[str, tuple[list[str], list[str]]] = {}
         for _, r in g.iterrows():
-            messages.setdefault(" ".join(str(r["message"]).split()), []).append(
-                f"{r['property']} {DTYPE_SHORT.get(str(r['dtype']), r['dtype'])} {r['device']}")
+            named, found = messages.setdefault(" ".join(str(r["message"]).split()), ([], []))
+            named.append(f"{r['property']} {DTYPE_SHORT.get(str(r['dtype']), r['dtype'])} {r['device']}")
+            if str(r.get("counterexample", "")):
+                found.append(str(r["counterexample"]))
         groups.append(FailureGroup(
-            str(impl), str(version), why, tuple((m, ", ".join(w)) for m, w in messages.items()), tuple(sorted({str(p) for p in g["property"]})),
+            str(impl), str(version), why,
+            tuple((m, ", ".join(named), found[0] if found else "") for m, (named, found) in messages.items()), tuple(sorted({str(p) for p in g["property"]})),
             tuple(sorted({str(d) for d in g["dtype"]}, key=_dtype_key)), tuple(sorted({str(d) for d in g["device"]})),
-            float(ratios.max()) if len(ratios) else None, examples[0] if examples else "", len(g)))
+            float(ratios.max()) if len(ratios) else None, len(g)))
     groups.sort(key=lambda f: (f.implementation, f.version, -f.rows, f.cause))
     return groups
 
