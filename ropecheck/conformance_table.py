@@ -1,13 +1,20 @@
 """``results/conformance.csv``: the verdicts of many implementations, one row per
-(implementation, version, device, dtype, property), written by a command
-(``ropecheck conformance-table``, also run as)::
+(implementation, version, device, dtype, property), written by two commands:
+
+- ``ropecheck conformance-table`` (also run as ``python -m ropecheck.conformance_table``)::
 
     python -m ropecheck.conformance_table specs/ [TARGET ...] --device cpu \
         --out results/conformance.csv [--profile ci] [--jobs 2]
 
-Each spec is verified once per claimed dtype (the spec narrowed to that dtype), each in
-its own isolated process. Rows for the same (implementation, device, dtype, property)
-already in the file are replaced, others kept; the file is written whole or not at all.
+  verifies each spec once per claimed dtype (the spec narrowed to that dtype), each in
+  its own isolated process: one row per dtype.
+- ``ropecheck verify TARGET... --conformance results/conformance.csv`` merges the run it
+  just made (``rows_from_result``). verify checks every claimed dtype in one run, so a row
+  cannot say which dtype passed: its dtype is ``all`` (``ALL_DTYPES``), or the one dtype
+  when the spec claims only one.
+
+Rows for the same (implementation, device, dtype, property) already in the file are
+replaced, others kept; the file is written whole or not at all.
 """
 
 from __future__ import annotations
@@ -45,6 +52,21 @@ def rows_for(spec: Spec, ref: str, dtype: str, device: str, profile: str, timeou
     return [dict(implementation=spec.name, version=version, device=device, dtype=dtype, property=p.name,
                  status=p.status, worst_ratio=p.worst_ratio, message=p.message, counterexample=p.counterexample,
                  torch=machine.torch_version(), device_name=name, date=today, profile=profile)
+            for p in result.properties]
+
+
+ALL_DTYPES = "all"
+"""The dtype of a row from ``verify --conformance``: every claimed dtype checked in one run."""
+
+
+def rows_from_result(spec: Spec, result, version: str, profile: str) -> list[dict]:
+    """The rows of one ``engine.ImplementationResult`` of ``ropecheck verify`` (every claimed
+    dtype at once): dtype ``all``, or the spec's only dtype."""
+    dtype = spec.dtypes[0] if len(spec.dtypes) == 1 else ALL_DTYPES
+    today, torch = datetime.date.today().isoformat(), machine.torch_version()
+    return [dict(implementation=spec.name, version=version, device=p.device, dtype=dtype, property=p.name,
+                 status=p.status, worst_ratio=p.worst_ratio, message=p.message, counterexample=p.counterexample,
+                 torch=torch, device_name=device_name(p.device), date=today, profile=profile)
             for p in result.properties]
 
 

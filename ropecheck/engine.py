@@ -644,3 +644,38 @@ def identify(target: str, head_dim: int, device: str, timeout: float | None = No
                                  "not_probed": [], "rotary_width": []}, "rows": [], "notes": [],
                         "message": f"not a RoPE it can explain: probing it failed: {why}"}
             wait_any([box], pool.wake_fd(), TICK_S)
+
+
+def precision_sweep(spec: Spec, positions: list[int], device: str = "cpu", timeout: float | None = None,
+                    stop: Stop | None = None, pool: "Pool | None" = None) -> list[dict]:
+    """``ropecheck.precision.spec_sweep`` of ``spec``'s callable in a checking process (the
+    report's live precision horizon of an implementation). Raises ``LoadError`` when the
+    callable cannot be imported there; a process that dies, hangs or garbles its channel
+    while measuring gives one row whose ``message`` says so."""
+    limits = limits_for("ci", timeout)
+    own = pool is None
+    pool = Pool(stop, fork=True) if own else pool
+    try:
+        box = pool.load(spec, limits)
+        try:
+            box.send({"op": "precision", "positions": list(positions), "device": device, **spec_job(spec)})
+            watch = Watch(box, limits)
+            while True:
+                pool.check_stop()
+                events, problem = box.read_events()
+                for event in events:
+                    if event["event"] == "precision":
+                        return event["rows"]
+                why = problem or (box.death_reason() if box.poll_status() is not None else "")
+                overrun = None if why else watch.check()
+                if overrun:
+                    why = overrun.describe()
+                if why:
+                    return [dict(dtype=d, position=None, worst_ratio=None, worst_error=None,
+                                 message=f"measuring it failed: {why}") for d in spec.dtypes]
+                wait_any([box], pool.wake_fd(), TICK_S)
+        finally:
+            pool.discard(box)
+    finally:
+        if own:
+            pool.close()

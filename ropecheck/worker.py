@@ -15,6 +15,8 @@ loses at most the work in flight. Commands and their events::
     {"op": "recheck", "property": ..., "case": ..., "device": ..., "spec": {...}, ...}
     {"op": "identify", "target": ..., "head_dim": ..., "device": ..., "max_position": ... or None}
         -> {"event": "loaded"} | {"event": "load_error", ...}, then {"event": "identified", "json": ..., "rows": ..., "notes": ..., "message": ...}
+    {"op": "precision", "positions": [...], "device": ..., "spec": {...}, ...}  (after "load")
+        -> {"event": "precision", "rows": [...]}  (``ropecheck.precision.spec_sweep``)
 
 End of file on the commands descriptor means stop. The first event is ``{"event": "ready"}``.
 Torch runs with one intra-op thread: a checking process is one of several sharing the cores.
@@ -121,6 +123,14 @@ def _identify(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
             "notes": list(result.notes), "message": result.message}
 
 
+def _precision(job: dict[str, Any], fn: Callable) -> dict[str, Any]:
+    from ropecheck.precision import spec_sweep
+    from ropecheck.spec import spec_from_mapping
+
+    spec = spec_from_mapping(job["spec"], origin=job["origin"], folder=job.get("folder"))
+    return {"event": "precision", "rows": spec_sweep(fn, spec, job["positions"], job["device"])}
+
+
 def _sys_path(env: dict[str, str]) -> list[str]:
     """sys.path as ``python -P`` would start it with ``env``: PYTHONPATH first, then this
     interpreter's own entries, without the script's folder or the working directory."""
@@ -208,6 +218,8 @@ def main() -> int:
             _run(job, fn, channel)
         elif job["op"] == "recheck" and fn is not None:
             channel.emit(_recheck(job, fn))
+        elif job["op"] == "precision" and fn is not None:
+            channel.emit(_precision(job, fn))
         elif job["op"] == "identify":
             channel.emit(_identify(job, channel))
     return 0

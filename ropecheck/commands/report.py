@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for index.html, report.md, figures/ (default: ./report)")
     parser.add_argument("--results", default="results", metavar="DIR",
                         help="folder of result tables (default: ./results)")
+    parser.add_argument("--specs", default="specs", metavar="DIR",
+                        help="folder searched for the specs of the conformance table's implementations, whose "
+                             "precision horizon is measured live (default: ./specs)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ropecheck.visual import build
 
     start = time.perf_counter()
-    out, horizons = build.build(out, args.results)
+    out, horizons = build.build(out, args.results, args.specs)
     print(text_table(("implementation", "dtype", "precision horizon", "max err/allowed"),
                      [(r.implementation, r.dtype, r.horizon_text, f"{r.max_ratio:.3g}") for r in horizons.itertuples()]))
     print(f"\nwrote {out / 'index.html'} and {out / 'report.md'} ({time.perf_counter() - start:.1f} s)")

@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json(parser, help="write the verdict as JSON to F")
     add_markdown(parser, help="write a markdown report to F (a CI artifact; on GitHub Actions, "
                               "--markdown \"$GITHUB_STEP_SUMMARY\" shows it on the run's page)")
+    parser.add_argument("--conformance", metavar="F.csv",
+                        help="merge the verdict into the conformance table F.csv (e.g. results/conformance.csv, "
+                             "what `ropecheck report` reads): one row per implementation, device and property, "
+                             "dtype 'all' (every claimed dtype was checked in this one run; the dtype itself when "
+                             "the spec claims one); rows with the same key are replaced, others kept")
     parser.add_argument("--junitxml", metavar="F",
                         help="write the verdict as JUnit XML to F (a testcase per property and device), "
                              "as pytest --junitxml does")
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_profile(args.profile)
     check_timeout(args.timeout)
-    check_outputs(json=args.json, markdown=args.markdown, junitxml=args.junitxml)
+    check_outputs(json=args.json, markdown=args.markdown, junitxml=args.junitxml, conformance=args.conformance)
     check_cuda(args.device)
     names = property_names(args.property)
     jobs = engine.usable_cores() if args.jobs is None else positive_int("-j/--jobs", args.jobs)
@@ -103,8 +108,24 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_text(args.markdown, verdicts.markdown_report(results))
     if args.junitxml:
         atomic_write_text(args.junitxml, ci.junit_xml(results, seconds))
+    if args.conformance:
+        write_conformance(args.conformance, targets, results, libraries, args.profile)
     if interrupted is not None:
         print(f"ropecheck: interrupted by {signal.Signals(interrupted).name}; the results above are what finished",
               file=sys.stderr)
         return 128 + interrupted
     return EXIT_OK if all(r.conforms for r in results) else EXIT_FAIL
+
+
+def write_conformance(path: str, targets, results, libraries: dict[str, str], profile: str) -> None:
+    """Merge this run's rows into the conformance table at ``path`` (``conformance_table``)."""
+    import pandas as pd
+
+    from ropecheck.conformance_table import COLUMNS, rows_from_result, write_merged
+
+    specs = {spec.name: spec for spec, _ in targets}
+    rows = [row for result in results
+            for row in rows_from_result(specs[result.name], result, libraries[result.name], profile)
+            if not row["message"].startswith("not run: the run was interrupted")]  # would replace real verdicts
+    table = write_merged(path, pd.DataFrame(rows, columns=COLUMNS))
+    print(f"merged {len(rows)} rows into {path} ({len(table)} in all)")

@@ -4,15 +4,17 @@ then move it into place, so ``--out`` holds a whole report or the previous one."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ropecheck.bench.plot import throughput_plots
 from ropecheck.visual import data, figures, page
-from ropecheck.visual.page import Code, Figure, Section, Table, Text
+from ropecheck.visual.page import Code, Details, Figure, Items, Section, Table, Text
 
 TITLE = "ropecheck report"
 DECAY_DIMS, DECAY_BASES = (64, 128, 256), (10000.0, 500000.0)
@@ -22,29 +24,118 @@ def _fig(path: Path, caption: str, alt: str) -> Figure:
     return Figure(src=f"figures/{path.name}", caption=caption, alt=alt)
 
 
+def _missing_conformance(results: Path) -> Text:
+    return Text(f"no {results / data.CONFORMANCE} table here: make one with `ropecheck verify TARGET "
+                f"--conformance {results / data.CONFORMANCE}` (every claimed dtype in one run, dtype "
+                f"'all') or `ropecheck conformance-table TARGET --out {results / data.CONFORMANCE}` "
+                "(one run per dtype).")
+
+
+def _short(cause: str) -> str:
+    """A cause for one line: ``(at /long/path/file.py:12)`` as ``(at file.py:12)``."""
+    return re.sub(r"\(at (?:\S*/)?([^/\s]+:\d+)\)", r"(at \1)", cause)
+
+
+def _list(words, limit: int = 4) -> str:
+    words = list(words)
+    return ", ".join(words[:limit]) + (f" and {len(words) - limit} more" if len(words) > limit else "")
+
+
+def _where(group: data.FailureGroup) -> str:
+    dtypes = " ".join(data.DTYPE_SHORT.get(d, d) for d in group.dtypes)
+    return (f"{len(group.properties)} propert{'y' if len(group.properties) == 1 else 'ies'} "
+            f"({_list(group.properties)}); {dtypes}; {', '.join(group.devices)}")
+
+
+def summary_section(results: Path, table, horizons, measured: data.Measured | None) -> Section:
+    """First on the page: how many implementations conform, one line per one that fails
+    (its largest cause), and whose precision horizon falls short of the probed range."""
+    sec = Section("summary", "Summary")
+    if table is None:
+        sec.blocks.append(_missing_conformance(results))
+    else:
+        verdicts = data.verdicts(table)
+        good = [v for v in verdicts if v.conforms]
+        sec.blocks.append(Text(f"{len(good)} of {len(verdicts)} implementations (name and version) in "
+                               f"{results / data.CONFORMANCE} conform: every property passed or did not apply, on "
+                               "every device and dtype judged. Each one that fails, with its most frequent cause "
+                               "(details under Failures):"))
+        lines = []
+        for v in verdicts:
+            if v.conforms:
+                continue
+            first, more = v.groups[0], len(v.groups) - 1
+            lines.append(f"✗ {v.implementation} ({v.version}): {_short(first.cause)} — {_where(first)}"
+                         + (f"; and {more} other cause{'s' if more > 1 else ''}" if more else ""))
+        lines.append("✓ conform: " + (", ".join(f"{v.implementation} ({v.version})" for v in good) or "none"))
+        sec.blocks.append(Items(lines))
+    short = horizons[~horizons["complete"]] if horizons is not None and len(horizons) else horizons
+    if horizons is not None and len(horizons):
+        mine = horizons[~horizons["implementation"].isin(list(data.sweep_functions()))]
+        text = (f"Precision horizon, measured live: {mine['implementation'].nunique()} implementation(s) of the table "
+                "besides the built-ins; ")
+        bad = short[~short["implementation"].isin([data.ILLUSTRATION])]
+        if bad.empty:
+            text += "every one measured stays within tolerance at every probed position in every dtype it claims."
+        else:
+            text += "these exceed the tolerance before the last probed position:"
+        sec.blocks.append(Text(text))
+        if not bad.empty:
+            sec.blocks.append(Items([f"✗ {r.implementation} {r.dtype}: horizon {r.horizon_text} "
+                                     f"(max err/allowed {r.max_ratio:.3g})" for r in bad.itertuples()]))
+    if measured is not None and measured.notes:
+        sec.blocks.append(Text(f"Not measured: {_list(sorted(measured.notes), 6)} (why: under Error against position)."))
+    return sec
+
+
 def conformance_section(results: Path) -> Section:
     sec = Section("conformance", "Conformance matrix")
     table = data.read_table(results, data.CONFORMANCE)
     if table is None:
-        sec.blocks.append(Text(f"no {results / data.CONFORMANCE} table here (run `ropecheck verify` to make one)."))
+        sec.blocks.append(_missing_conformance(results))
         return sec
-    header, rows = data.conformance_matrix(table)
+    props, header, rows = data.conformance_grid(table)
+    legend = "; ".join(f"{data.abbreviation(p)} = {p}" for p in props)
     sec.blocks += [
         Text(f"From {results / data.CONFORMANCE} ({len(table)} rows; {data.metadata(table)}). One row per "
-             "implementation, version, device and dtype; one column per property; passed / FAILED / skipped "
-             "(– where the property was not run)."),
-        Table(header, rows),
+             "implementation, version and device, with the dtypes judged (all: every claimed dtype in one "
+             "`verify --conformance` run); one column per property. A cell is FAILED (followed by the dtypes "
+             "that failed when not every one did), passed, or skipped where the property does not apply; – where "
+             "it was not run. Hover a cell for each dtype's status."),
+        Table(header, rows, titles=["", "", "", ""] + props, wrap=True),
+        Text(f"Columns: {legend}."),
     ]
-    failures = data.conformance_failures(table)
-    sec.blocks.append(Text(f"{len(failures)} failure(s), each with its message and counterexample:"))
-    for _, f in failures.iterrows():
-        ratio = f"; worst err/allowed {float(f['worst_ratio']):.3g}" if str(f.get("worst_ratio", "")) not in ("", "nan") else ""
-        title = f"{f['implementation']} ({f['version']}), {f['device']}, {f['dtype']}: {f['property']}{ratio}"
-        sec.blocks.append(Code(title, f"{f['message']}\n\ncounterexample:\n{f['counterexample'] or '(none recorded)'}"))
     return sec
 
 
-def precision_section(folder: Path, machine: str) -> tuple[Section, object]:
+def failures_section(results: Path) -> Section:
+    """Every failed row, grouped by implementation and cause, each group folded (``<details>``)."""
+    sec = Section("failures", "Failures")
+    table = data.read_table(results, data.CONFORMANCE)
+    if table is None:
+        sec.blocks.append(_missing_conformance(results))
+        return sec
+    groups = data.failure_groups(table)
+    n_rows = sum(g.rows for g in groups)
+    sec.blocks.append(Text(f"{n_rows} failed row(s) of {results / data.CONFORMANCE} in {len(groups)} group(s): "
+                           "one per implementation, version and cause (an exception's message, else the "
+                           "message's first clause). Open a group for each distinct message, the rows it names "
+                           "(property, dtype, device) and a counterexample of those rows."))
+    for g in groups:
+        ratio = f"; worst err/allowed {g.worst_ratio:.3g}" if g.worst_ratio is not None else ""
+        blocks = [Code(rows_named, f"{message}\n\ncounterexample:\n{example or '(none recorded)'}")
+                  for message, rows_named, example in g.messages]
+        sec.blocks.append(Details(f"{g.implementation} ({g.version}): {_short(g.cause)} — {g.rows} row(s): {_where(g)}{ratio}",
+                                  blocks))
+    return sec
+
+
+def _horizon_rows(horizons) -> list[list[str]]:
+    return [[r.implementation, r.dtype, r.horizon_text, f"{r.max_ratio:.3g}", f"{r.max_error:.3g}"]
+            for r in horizons.itertuples()]
+
+
+def precision_section(folder: Path, machine: str, measured: data.Measured | None = None) -> tuple[Section, object]:
     sec = Section("precision", "Error against position and the precision horizon")
     sweep = data.precision_sweep()
     horizons = data.horizon_table(sweep)
@@ -59,10 +150,31 @@ def precision_section(folder: Path, machine: str) -> tuple[Section, object]:
              "(≥ 2**24 when none)."),
         _fig(path, f"Worst error/allowed against position, per dtype (log-log); red dashed: the tolerance (ratios drawn "
                    f"within [1e-4, 1e6], inf at 1e6). Computed live on {machine}.", "precision: error/allowed against position"),
-        Table(["implementation", "dtype", "precision horizon", "max err/allowed", "max error"],
-              [[r.implementation, r.dtype, r.horizon_text, f"{r.max_ratio:.3g}", f"{r.max_error:.3g}"]
-               for r in horizons.itertuples()]),
+        Table(["implementation", "dtype", "precision horizon", "max err/allowed", "max error"], _horizon_rows(horizons)),
     ]
+    if measured is None:
+        return sec, horizons
+    sec.blocks.append(Text(
+        "The implementations of the conformance table (besides the built-ins), measured the same way, live, each "
+        "in a checking process (its code never runs in the report's process): its spec is found as `verify NAME` "
+        "finds it (--specs folder, entry points) and its callable called in the spec's form (x or q/k, packed) "
+        "once per claimed dtype, one token per row, head_dim 128 rotated whole, base 10000 (or the spec's), no "
+        "scaling, on cpu (cuda where the spec claims only cuda and CUDA is here), with the library installed here "
+        "(the version column; the table's rows may name another). Positions stop below the spec's max_position, "
+        "so a horizon of ≥ 98304 means no failure up to a max_position of 131072."))
+    mine = data.horizon_table(measured.sweep) if len(measured.sweep) else None
+    if mine is not None:
+        extra = measured.sweep.groupby("implementation")[["version", "device"]].first()
+        sec.blocks += [
+            _fig(figures.precision(measured.sweep, folder, filename="precision_table.png"),
+                 f"Worst error/allowed against position, per dtype, of the table's implementations; red dashed: the "
+                 f"tolerance. Computed live on {machine}.", "precision of the table's implementations"),
+            Table(["implementation", "dtype", "precision horizon", "max err/allowed", "max error", "version", "device"],
+                  [row + [extra.loc[row[0], "version"], extra.loc[row[0], "device"]] for row in _horizon_rows(mine)]),
+        ]
+        horizons = pd.concat([horizons, mine], ignore_index=True)
+    if measured.notes:
+        sec.blocks += [Text("Not measured:"), Items([f"{name}: {why}" for name, why in sorted(measured.notes.items())])]
     return sec, horizons
 
 
@@ -127,10 +239,12 @@ def bench_section(results: Path, folder: Path) -> Section:
     return sec
 
 
-def build(out: str | Path, results: str | Path = "results") -> tuple[Path, object]:
+def build(out: str | Path, results: str | Path = "results", specs: str | Path = "specs") -> tuple[Path, object]:
     """Write ``out/index.html``, ``out/report.md`` and ``out/figures/*.png``.
 
-    Returns (out, the horizon table). The report is built in a temporary sibling folder and
+    The implementations of ``results/conformance.csv`` that are not built-ins are measured live
+    from their specs (found in ``specs`` as ``verify NAME`` finds them), in checking processes.
+    Returns (out, the horizon table: the built-ins' and the measured implementations'). The report is built in a temporary sibling folder and
     renamed into place; an existing ``out`` folder is replaced only once the new one is whole.
     """
     out, results = Path(out), Path(results)
@@ -140,8 +254,11 @@ def build(out: str | Path, results: str | Path = "results") -> tuple[Path, objec
         folder = tmp / "figures"
         folder.mkdir()
         machine = data.machine()
-        precision, horizons = precision_section(folder, machine)
-        sections = [conformance_section(results), precision, decay_section(folder, machine),
+        table = data.read_table(results, data.CONFORMANCE)
+        measured = data.implementation_sweeps(data.table_implementations(table), specs)
+        precision, horizons = precision_section(folder, machine, measured)
+        sections = [summary_section(results, table, horizons, measured), conformance_section(results),
+                    failures_section(results), precision, decay_section(folder, machine),
                     attention_section(folder, machine), rotation_section(folder, machine),
                     bench_section(results, folder)]
         intro = (f"Generated by `ropecheck report` from {results}/ and live computations on {machine}. "

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ropecheck import oracle, tolerance
+from ropecheck import oracle, precision, tolerance
 from ropecheck.config import RopeConfig
 from ropecheck.render import machine as _machine, status
 from ropecheck.variants import VARIANTS, rotate_half
@@ -52,9 +52,152 @@ def conformance_matrix(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]
 
 def conformance_failures(table: pd.DataFrame) -> pd.DataFrame:
     """The failed (or errored) rows with message and counterexample."""
-    bad = table[table["status"].isin(list(status.BAD))]
+    bad = table[table["status"].astype(str).isin(list(status.BAD))]
     cols = ["implementation", "version", "device", "dtype", "property", "worst_ratio", "message", "counterexample"]
     return bad[[c for c in cols if c in bad.columns]].astype(object).fillna("")
+
+
+PROPERTY_ABBREV = {
+    "oracle_agreement": "orac", "relative_position": "rel", "norm_preservation": "norm", "identity_at_zero": "id0",
+    "passthrough_untouched": "pass", "per_row_positions": "rows", "chunked_equals_whole": "chunk",
+    "memory_layout": "lay", "output_contract": "out", "input_not_modified": "in", "gradients": "grad",
+    "nan_locality": "nan", "determinism": "det", "qk_independence": "qk", "fused_buffer": "fuse",
+    "call_history": "hist", "packed_boundaries": "pack",
+}
+"""The conformance grid's column headings (a legend under the grid spells them out)."""
+DTYPE_ORDER = ("float64", "float32", "bfloat16", "float16", "all")
+DTYPE_SHORT = {"float64": "f64", "float32": "f32", "bfloat16": "bf16", "float16": "f16", "all": "all"}
+
+
+def abbreviation(prop: str) -> str:
+    """A property's short heading (its first letters when it is not in ``PROPERTY_ABBREV``)."""
+    return PROPERTY_ABBREV.get(prop, prop[:5])
+
+
+def _dtype_key(dtype: str) -> int:
+    return DTYPE_ORDER.index(dtype) if dtype in DTYPE_ORDER else len(DTYPE_ORDER)
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """One cell of the conformance grid: ``text`` shown, ``status`` its colour (a status word
+    or ""), ``title`` every dtype's status (a tooltip)."""
+
+    text: str
+    status: str = ""
+    title: str = ""
+
+
+def conformance_grid(table: pd.DataFrame) -> tuple[list[str], list[str], list[list]]:
+    """The conformance matrix folded over dtypes, to fit a page: one row per implementation,
+    version and device (the dtypes judged in a column), one column per property. A cell is
+    FAILED (or ERROR) followed by the dtypes that failed when not every one did, else passed
+    when some dtype passed, else skipped; "–" where the property was not run.
+
+    Returns (the properties in column order, the header with abbreviated properties, rows
+    whose property cells are ``GridCell``)."""
+    keys = ["implementation", "version", "device"]
+    props = sorted(table["property"].dropna().astype(str).unique())
+    rows = []
+    for key, group in table.groupby(keys, sort=False):
+        dtypes = sorted({str(d) for d in group["dtype"]}, key=_dtype_key)
+        cells = []
+        for prop in props:
+            mine = group[group["property"].astype(str) == prop]
+            if mine.empty:
+                cells.append(GridCell("–"))
+                continue
+            per = {str(d): str(st) for d, st in zip(mine["dtype"], mine["status"])}
+            title = ", ".join(f"{d}: {status.word(per[d])}" for d in sorted(per, key=_dtype_key))
+            bad = [d for d in sorted(per, key=_dtype_key) if per[d] in status.BAD]
+            if bad:
+                word = status.word("error" if all(per[d] == "error" for d in bad) else "failed")
+                which = "" if len(bad) == len(per) else " " + " ".join(DTYPE_SHORT.get(d, d) for d in bad)
+                cells.append(GridCell(word + which, word, title))
+            elif "passed" in per.values():
+                cells.append(GridCell(status.word("passed"), status.word("passed"), title))
+            else:
+                first = next(iter(per.values()))
+                cells.append(GridCell(status.word(first), status.word(first) if status.is_word(status.word(first))
+                                      else "", title))
+        rows.append([str(k) for k in key] + ["\u00a0".join(DTYPE_SHORT.get(d, d) for d in dtypes)] + cells)
+    rows.sort(key=lambda r: (r[0], r[2], r[1]))
+    return props, keys + ["dtypes"] + [abbreviation(p) for p in props], rows
+
+
+def cause(message: str) -> str:
+    """What failure groups share: an exception's whole message (type, text and where it was
+    raised), else the message's first clause ("disagrees with the oracle: the output
+    matches ..." -> "disagrees with the oracle"), so dtypes whose explanations differ
+    in detail fall in one group."""
+    text = " ".join(str(message).split())
+    return text if text.startswith(("raised ", "not run: ")) else text.split(": ")[0]
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed rows of one implementation (and version) with one cause (the same message)."""
+
+    implementation: str
+    version: str
+    cause: str
+    messages: tuple[tuple[str, str, str], ...]  # (each distinct message, the "property dtype device" rows it
+    #                                              names, the first of their counterexamples)
+    properties: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    devices: tuple[str, ...]
+    worst_ratio: float | None
+    rows: int
+
+
+def failure_groups(table: pd.DataFrame) -> list[FailureGroup]:
+    """The failed (or errored) rows grouped by implementation, version and cause; per
+    implementation the largest group first."""
+    bad = conformance_failures(table)
+    groups = []
+    if bad.empty:
+        return groups
+    bad = bad.assign(cause=bad["message"].map(cause))
+    for (impl, version, why), g in bad.groupby(["implementation", "version", "cause"], sort=False):
+        ratios = pd.to_numeric(g.get("worst_ratio", pd.Series(dtype=float)), errors="coerce").dropna()
+        messages: dict[str, tuple[list[str], list[str]]] = {}
+        for _, r in g.iterrows():
+            named, found = messages.setdefault(" ".join(str(r["message"]).split()), ([], []))
+            named.append(f"{r['property']} {DTYPE_SHORT.get(str(r['dtype']), r['dtype'])} {r['device']}")
+            if str(r.get("counterexample", "")):
+                found.append(str(r["counterexample"]))
+        groups.append(FailureGroup(
+            str(impl), str(version), why,
+            tuple((m, ", ".join(named), found[0] if found else "") for m, (named, found) in messages.items()), tuple(sorted({str(p) for p in g["property"]})),
+            tuple(sorted({str(d) for d in g["dtype"]}, key=_dtype_key)), tuple(sorted({str(d) for d in g["device"]})),
+            float(ratios.max()) if len(ratios) else None, len(g)))
+    groups.sort(key=lambda f: (f.implementation, f.version, -f.rows, f.cause))
+    return groups
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One implementation (and version) of the table: whether every row passed or skipped,
+    and its failure groups."""
+
+    implementation: str
+    version: str
+    rows: int
+    groups: tuple[FailureGroup, ...]
+
+    @property
+    def conforms(self) -> bool:
+        return not self.groups
+
+
+def verdicts(table: pd.DataFrame) -> list[Verdict]:
+    """Every (implementation, version) of the table in name order, with its failure groups."""
+    groups = failure_groups(table)
+    found = []
+    for (impl, version), g in table.groupby(["implementation", "version"], sort=True):
+        mine = tuple(f for f in groups if f.implementation == str(impl) and f.version == str(version))
+        found.append(Verdict(str(impl), str(version), len(g), mine))
+    return found
 
 
 def metadata(table: pd.DataFrame, columns=("device_name", "torch", "date")) -> str:
@@ -85,8 +228,7 @@ HORIZON_LIMIT = 2 ** 24
 
 def probe_positions() -> list[int]:
     """0, every power of two up to 2**24, and 3 * 2**k between them (49 positions)."""
-    pos = {0} | {2 ** k for k in range(25)} | {3 * 2 ** k for k in range(23)}
-    return sorted(pos)
+    return precision.probe_positions()
 
 
 def angles_in_dtype(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
@@ -133,6 +275,77 @@ def precision_sweep(positions: list[int] | None = None, dtypes=PRECISION_DTYPES,
                 c = tolerance.compare(y[:, i:i + 1], x[:, i:i + 1], pos[:, i:i + 1], config)
                 rows.append((name, dtype, p, c.worst_ratio, c.worst_error))
     return pd.DataFrame(rows, columns=["implementation", "dtype", "position", "worst_ratio", "worst_error"])
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The live sweep of the conformance table's implementations (``implementation_sweeps``):
+    ``sweep`` as ``precision_sweep``'s plus ``version`` and ``device``; ``notes`` says, per
+    implementation or (implementation, dtype), why there is no curve."""
+
+    sweep: pd.DataFrame
+    notes: dict[str, str]
+
+
+def table_implementations(table: pd.DataFrame | None) -> list[str]:
+    """The implementations of a conformance table that are not ropecheck's built-ins (those
+    are in ``precision_sweep`` already), in the table's order."""
+    if table is None:
+        return []
+    return [n for n in dict.fromkeys(table["implementation"].astype(str)) if n not in VARIANTS]
+
+
+def implementation_sweeps(names: list[str], specs: str | Path = "specs", positions: list[int] | None = None,
+                          timeout: float | None = None) -> Measured:
+    """Error against position of each named implementation, measured live from its spec (found
+    as ``verify NAME`` finds it: ``specs`` folder, entry points) by ``precision.spec_sweep`` in a
+    checking process: the implementation's code never runs in this process. On the first
+    claimed device of cpu, then cuda where CUDA is available. Names that cannot be resolved,
+    imported or swept get a note instead of a curve."""
+    from ropecheck import engine, registry
+    from ropecheck.render import machine as _m
+    from ropecheck.spec import SpecError
+
+    positions = probe_positions() if positions is None else positions
+    rows, notes = [], {}
+    cuda = torch.cuda.is_available()
+    pool = engine.Pool(fork=True) if names else None
+    try:
+        for name in names:
+            try:
+                spec = registry.resolve(name, specs)[0][0]
+            except SpecError as exc:
+                notes[name] = f"no spec to load it from ({exc})"
+                continue
+            why = precision.not_measurable(spec)
+            devices = [d for d in ("cpu", "cuda") if d in spec.devices and (d == "cpu" or cuda)]
+            missing = spec.missing_requirements()
+            if missing:
+                why = f"requires {', '.join(missing)}, not installed here"
+            elif not devices:
+                why = f"claims {', '.join(spec.devices)}, not available here"
+            if why:
+                notes[name] = why
+                continue
+            try:
+                found = engine.precision_sweep(spec, positions, devices[0], timeout=timeout, pool=pool)
+            except engine.LoadError as exc:
+                notes[name] = str(exc)
+                continue
+            version = _m.library_version(spec)
+            for r in found:
+                if r["position"] is None:
+                    notes[f"{name} {r['dtype']}"] = r["message"]
+                    continue
+                rows.append((name, r["dtype"], r["position"], r["worst_ratio"], r["worst_error"], version, devices[0]))
+    finally:
+        if pool is not None:
+            pool.close()
+    sweep = pd.DataFrame(rows, columns=["implementation", "dtype", "position", "worst_ratio", "worst_error",
+                                        "version", "device"])
+    for col in ("worst_ratio", "worst_error"):
+        sweep[col] = sweep[col].astype(float)
+    return Measured(sweep, notes)
 
 
 @dataclass(frozen=True)

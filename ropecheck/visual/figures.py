@@ -31,7 +31,7 @@ def _save(fig, folder: str | Path, name: str) -> Path:
     return path
 
 
-def precision(sweep: pd.DataFrame, folder: str | Path) -> Path:
+def precision(sweep: pd.DataFrame, folder: str | Path, filename: str = "precision.png") -> Path:
     """worst err/allowed against position (log-log), one panel per dtype, one line per
     implementation, the tolerance (ratio 1) dashed."""
     plt = _pyplot()
@@ -52,7 +52,7 @@ def precision(sweep: pd.DataFrame, folder: str | Path) -> Path:
     axes[0][0].set_ylabel("worst error / allowed")
     axes[0][-1].legend(fontsize=6, loc="upper left")
     fig.tight_layout()
-    return _save(fig, folder, "precision.png")
+    return _save(fig, folder, filename)
 
 
 def decay(curves: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]], folder: str | Path) -> Path:

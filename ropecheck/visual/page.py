@@ -17,8 +17,29 @@ class Text:
 
 @dataclass(frozen=True)
 class Table:
+    """Cells are strings, or objects with ``text``, ``status`` (a status word: the cell's
+    colour) and ``title`` (a tooltip), as ``data.GridCell``. ``titles``: a tooltip per
+    heading (abbreviated headings spelled out)."""
+
     header: list[str]
-    rows: list[list[str]]
+    rows: list[list]
+    titles: list[str] | None = None
+    wrap: bool = False  # cells may wrap (a wide grid that must fit the page)
+
+
+@dataclass(frozen=True)
+class Items:
+    """A bulleted list."""
+
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class Details:
+    """A collapsible group (HTML ``<details>``): ``summary`` shown, ``blocks`` folded under it."""
+
+    summary: str
+    blocks: list
 
 
 @dataclass(frozen=True)
@@ -42,10 +63,16 @@ class Section:
 
 
 CSS = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; max-width: 1240px; margin: 2em auto; padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
-table { border-collapse: collapse; font-size: 12px; margin: 1em 0; display: block; overflow-x: auto; }
-th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: left; white-space: nowrap; }
+table { border-collapse: collapse; font-size: 12px; margin: 1em 0; display: block; overflow-x: auto; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: 2px 5px; text-align: left; white-space: nowrap; }
+table.wrap td, table.wrap th { white-space: normal; font-size: 11px; padding: 2px 4px; }
+th[title] { text-decoration: underline dotted; cursor: help; }
+details { margin: .4em 0; border: 1px solid #ddd; border-radius: 4px; padding: .3em .6em; }
+details > summary { cursor: pointer; font-size: 14px; }
+details[open] > summary { margin-bottom: .4em; }
+ul.summary li { margin: .25em 0; } li.fails { color: #8a1010; }
 th { background: #f0f0f0; }
 td.FAILED, td.ERROR { background: #fbd5d5; font-weight: bold; } td.passed { background: #e3f5e1; }
 td.skipped { color: #888; }
@@ -60,6 +87,11 @@ function ropecheckCountImages() {
   for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
   document.body.dataset.imagesOk = ok;
   document.body.dataset.images = imgs.length;
+  document.body.dataset.scrollWidth = document.documentElement.scrollWidth;
+  document.body.dataset.scrollHeight = document.documentElement.scrollHeight;
+  var wide = 0, tables = document.querySelectorAll("table");
+  for (var j = 0; j < tables.length; j++) { if (tables[j].scrollWidth > tables[j].clientWidth + 1) wide++; }
+  document.body.dataset.scrollingTables = wide;
 }
 window.addEventListener("load", ropecheckCountImages);
 </script>"""
@@ -69,15 +101,36 @@ def _cell_class(value: str) -> str:
     return f' class="{value}"' if is_word(value) else ""
 
 
+def _cell(c) -> str:
+    e = html.escape
+    if hasattr(c, "text"):
+        title = f' title="{e(c.title, quote=True)}"' if getattr(c, "title", "") else ""
+        return f"<td{_cell_class(c.status)}{title}>{e(c.text)}</td>"
+    return f"<td{_cell_class(str(c))}>{e(str(c))}</td>"
+
+
+def _cell_text(c) -> str:
+    return c.text if hasattr(c, "text") else str(c)
+
+
 def _html_block(block) -> str:
     e = html.escape
     if isinstance(block, Text):
         return f"<p>{e(block.text)}</p>"
     if isinstance(block, Table):
-        head = "".join(f"<th>{e(h)}</th>" for h in block.header)
-        body = "".join("<tr>" + "".join(f"<td{_cell_class(str(c))}>{e(str(c))}</td>" for c in row) + "</tr>"
-                       for row in block.rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        titles = block.titles or [""] * len(block.header)
+        head = "".join(f'<th title="{e(t, quote=True)}">{e(h)}</th>' if t else f"<th>{e(h)}</th>"
+                       for h, t in zip(block.header, titles))
+        body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in block.rows)
+        cls = ' class="wrap"' if block.wrap else ""
+        return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if isinstance(block, Items):
+        items = "".join(f'<li class="fails">{e(i)}</li>' if i.startswith("✗ ") else f"<li>{e(i)}</li>"
+                        for i in block.items)
+        return f'<ul class="summary">{items}</ul>'
+    if isinstance(block, Details):
+        inner = "\n".join(_html_block(b) for b in block.blocks)
+        return f"<details><summary>{e(block.summary)}</summary>\n{inner}</details>"
     if isinstance(block, Code):
         return f"<p><b>{e(block.title)}</b></p><pre>{e(block.text)}</pre>"
     if isinstance(block, Figure):
@@ -102,7 +155,12 @@ def _md_block(block) -> str:
     if isinstance(block, Text):
         return block.text
     if isinstance(block, Table):
-        return markdown_table(block.header, block.rows)
+        return markdown_table(block.header, [[_cell_text(c) for c in row] for row in block.rows])
+    if isinstance(block, Items):
+        return "\n".join(f"- {markdown_cell(i)}" for i in block.items)
+    if isinstance(block, Details):  # GitHub renders <details> in markdown; a blank line before the body
+        inner = "\n\n".join(_md_block(b) for b in block.blocks)
+        return f"<details><summary>{html.escape(block.summary)}</summary>\n\n{inner}\n\n</details>"
     if isinstance(block, Code):
         fence = "````" if "```" in block.text else "```"
         return f"**{markdown_cell(block.title)}**\n\n{fence}\n{block.text}\n{fence}"

@@ -10,7 +10,7 @@ import ropecheck
 PACKAGE = Path(ropecheck.__file__).parent
 LOWER = ("storage.py", "isolation.py", "profiles.py", "rope_types/", "scaling.py", "config.py", "oracle.py",
          "tolerance.py", "diagnose.py", "variants.py", "tables.py", "proofs/", "spec.py", "registry.py",
-         "strategies.py", "properties/", "runner.py", "identify.py", "repro.py", "engine.py", "worker.py",
+         "strategies.py", "properties/", "runner.py", "identify.py", "repro.py", "precision.py", "engine.py", "worker.py",
          "adapters/", "__init__.py")
 RENDER = ("ropecheck.render", "ropecheck.report", "ropecheck.table")
 

@@ -24,7 +24,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("rep") / "report"
-    code = cli.main(["report", "--out", str(out), "--results", str(RESULTS)])
+    code = cli.main(["report", "--out", str(out), "--results", str(RESULTS), "--specs", str(REPO / "specs")])
     assert code == 0
     return out
 
@@ -64,6 +64,44 @@ def test_horizon_table_has_every_variant_and_dtype(report):
     for name in VARIANTS:
         for dtype in data.PRECISION_DTYPES:
             assert re.search(rf"<tr><td>{re.escape(name)}</td><td>{dtype}</td><td>[^<]+</td>", page), (name, dtype)
+
+
+@pytest.mark.slow
+def test_the_page_leads_with_a_summary_and_folds_each_failure_group(report):
+    import pandas as pd
+
+    page = (report / "index.html").read_text(encoding="utf-8")
+    table = pd.read_csv(RESULTS / "conformance.csv", keep_default_na=False)
+    sections = re.findall(r'<section id="([^"]+)">', page)
+    assert sections[:3] == ["summary", "conformance", "failures"]
+    summary = page.split('<section id="summary">')[1].split("</section>")[0]
+    verdicts = data.verdicts(table)
+    assert f"{sum(v.conforms for v in verdicts)} of {len(verdicts)} implementations" in summary
+    for v in verdicts:
+        if not v.conforms:  # one line each, naming the cause
+            assert re.search(rf"<li[^>]*>✗ {re.escape(v.implementation)} \({re.escape(v.version)}\): [^<]+</li>", summary)
+    failures = page.split('<section id="failures">')[1].split("</section>")[0]
+    groups = data.failure_groups(table)
+    assert 0 < len(groups) < len(data.conformance_failures(table))  # grouped, not one block per row
+    assert failures.count("<details><summary>") == len(groups)
+    assert "<details" not in summary
+    grid = page.split('<section id="conformance">')[1].split("</section>")[0]
+    for prop in set(table["property"]):  # every property has its column, spelled out in its title and the legend
+        assert f'<th title="{prop}">{data.abbreviation(prop)}</th>' in grid and f"= {prop}" in grid
+
+
+@pytest.mark.slow
+def test_every_implementation_of_the_table_is_measured_or_says_why_not(report):
+    import pandas as pd
+
+    page = (report / "index.html").read_text(encoding="utf-8")
+    precision = page.split('<section id="precision">')[1].split("</section>")[0]
+    names = data.table_implementations(pd.read_csv(RESULTS / "conformance.csv", keep_default_na=False))
+    assert names
+    for name in names:
+        measured = re.search(rf"<tr><td>{re.escape(name)}</td><td>(float64|float32|bfloat16|float16)</td>", precision)
+        assert measured or f"<li>{name}: " in precision, name
+    assert '<img src="figures/precision_table.png"' in precision or "<li>" in precision
 
 
 def test_horizons_measured_live():
@@ -111,6 +149,8 @@ def test_missing_tables_are_said_plainly(tmp_path):
     bench = build.bench_section(tmp_path, tmp_path / "figures")
     texts = [b.text for b in conf.blocks + bench.blocks]
     assert any("no " in t and "conformance.csv table here" in t for t in texts)
+    hint = next(t for t in texts if "conformance.csv table here" in t)  # names the commands that write it
+    assert f"--conformance {tmp_path / 'conformance.csv'}" in hint and "ropecheck conformance-table" in hint
     assert any("cuda/bench.csv table here" in t for t in texts) and any("cpu/bench_quick.csv table here" in t for t in texts)
 
 
@@ -162,3 +202,20 @@ def test_the_chromium_check_sees_a_missing_image(report, tmp_path):
     (broken / "figures" / "decay.png").unlink()
     loaded, n_img = _images_loaded(broken / "index.html", tmp_path / "profile")
     assert loaded == n_img - 1, f"{loaded} of {n_img} images loaded with one deleted"
+
+
+@pytest.mark.slow
+def test_the_page_fits_1400_px_in_headless_chromium(report, tmp_path):
+    """No sideways scrolling at 1,400 px: neither the page nor any table scrolls."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium or chromium-browser on PATH (Debian: apt-get install chromium)")
+    done = subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", "--window-size=1400,2000",
+         "--virtual-time-budget=5000", (report / "index.html").as_uri()],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    width = re.search(r'data-scroll-width="(\d+)"', done.stdout)
+    tables = re.search(r'data-scrolling-tables="(\d+)"', done.stdout)
+    assert width and tables, "the page's measuring script did not run: " + done.stdout[:500]
+    assert int(width.group(1)) <= 1400 and int(tables.group(1)) == 0, (width.group(1), tables.group(1))
