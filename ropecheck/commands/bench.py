@@ -68,9 +68,10 @@ def run(args: argparse.Namespace) -> int:
     frame = table.build(collected.rows, args.device, versions)
     atomic_write_csv(args.out, frame)
     shown = frame[["implementation", "dtype", "kind", "batch", "seq", "heads", "kv_heads", "head_dim", "pass",
-                   "median_s", "gbps", "roofline_fraction"]]
+                   "median_s", "gbps", "roofline_fraction", "unstable"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\nwrote {len(frame)} rows to {args.out}")
+    _warn_unstable(frame, printable)
     if args.plot:
         for path in plot.throughput_plots(frame, args.plot):
             print(f"plot: {path}")
@@ -79,3 +80,17 @@ def run(args: argparse.Namespace) -> int:
                         "the other rows were written"), file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK
+
+
+def _warn_unstable(frame, printable) -> None:
+    """One stderr line per unstable row (the first 10; then a count), and a summary."""
+    bad = frame[frame["unstable"]]
+    for _, row in bad.head(10).iterrows():
+        print(printable(f"bench: unstable: {row['implementation']} {row['dtype']} {row['kind']} b{row['batch']}"
+                        f"s{row['seq']}h{row['heads']}kv{row['kv_heads']}d{row['head_dim']} {row['pass']}: "
+                        f"{row['why_unstable']}"), file=sys.stderr)
+    if len(bad) > 10:
+        print(f"bench: ... and {len(bad) - 10} more unstable rows (column why_unstable)", file=sys.stderr)
+    if len(bad):
+        print(f"bench: {len(bad)} of {len(frame)} rows unstable (timed under changing load?); compare will not "
+              "judge them", file=sys.stderr)
