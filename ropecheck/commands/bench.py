@@ -13,12 +13,16 @@ from ropecheck.commands._options import (
 
 NAME = "bench"
 HELP = "time each target over a sweep of shapes and dtypes"
+QUICK_TIME = "about 10 s per target on 2 idle cores, measured 2026-11-22"
+"""What ``--quick`` took when last measured on an idle machine (docs/benchmarks.md): a
+measurement, not a promise; a busy machine takes longer."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_targets(parser)
     add_device(parser)
-    parser.add_argument("--quick", action="store_true", help="a small sweep that ends within a minute on 2 CPU cores")
+    parser.add_argument("--quick", action="store_true", help="a small sweep (5 shapes, float32 and bfloat16, forward, 10 rounds): "
+                        f"{QUICK_TIME}; longer on a busy machine")
     parser.add_argument("--out", required=True, metavar="F.csv")
     parser.add_argument("--plot", metavar="DIR", help="also write throughput plots (PNG) to DIR")
     add_timeout(parser, help="CPU seconds one implementation's timing may use (default: 600 with --quick, else 3600)")
