@@ -1,85 +1,84 @@
-"""One benchmark child process: times one job's workloads and writes their rows as JSON.
+"""One benchmark child process: times one implementation's workloads, each interleaved
+with the copy roofline of the same bytes, and writes their rows as JSON.
 
 Started by ``ropecheck.bench.run`` inside an ``ropecheck.isolation`` sandbox, one per
-implementation (and one for the copy roofline), so that an implementation that raises,
-exits or hangs loses only its own rows::
+implementation, so that an implementation that raises, exits or hangs loses only its own
+rows::
 
     python -P -m ropecheck.bench.child JOB.json ROWS.json
 
-``ROWS.json`` holds ``{"rows": [...], "failures": [[test id, reason], ...]}``. CPU rows are
-timed by pytest-benchmark (``pytest_suite``, run in this process), CUDA rows by CUDA events.
+For every (shape, dtype, pass) the child times the copy and the implementation
+alternately, round by round (``timing.interleaved``): round r samples the copy, then the
+implementation, then round r + 1 begins. Load that comes and goes during the run falls on
+both alike, so the roofline fraction compares like with like. ``ROWS.json`` holds
+``{"rows": [...], "failures": [[test id, reason], ...]}``: per workload a ``copy`` row and
+the implementation's row (with ``copy_samples_s``, the copy's samples of the same rounds),
+samples in round order.
 """
 
 from __future__ import annotations
 
+import gc
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
-
-SUITE = Path(__file__).with_name("pytest_suite.py")
 
 
-class _Failures:
-    """A pytest plugin that keeps (test id, last line of the error) of every failed test."""
-
-    def __init__(self) -> None:
-        self.failed: list[list[str]] = []
-
-    def pytest_runtest_logreport(self, report) -> None:
-        if report.failed:
-            text = str(report.longrepr).strip().splitlines()
-            self.failed.append([report.nodeid.split("[", 1)[-1].rstrip("]"), text[-1] if text else "failed"])
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 
 
-def _cpu(job_path: str) -> tuple[list[dict], list[list[str]]]:
-    import pytest
-
-    os.environ["ROPECHECK_BENCH_JOB"] = job_path
-    for name in [n for n in os.environ if n.startswith("PYTEST_")]:  # a host test run's settings are not ours
-        del os.environ[name]
-    with tempfile.TemporaryDirectory(prefix="ropecheck-bench-") as tmp:
-        report, ini = Path(tmp) / "report.json", Path(tmp) / "pytest.ini"
-        ini.write_text("[pytest]\n")
-        failures = _Failures()
-        pytest.main([str(SUITE), "-q", "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
-                     "-p", "no:randomly", "-p", "no:xdist", "--benchmark-only", f"--benchmark-json={report}",
-                     f"--benchmark-storage=file://{tmp}/storage", "--benchmark-disable-gc"], plugins=[failures])
-        data = json.loads(report.read_text()) if report.exists() else {"benchmarks": []}
-    rows = []
-    for bench in data["benchmarks"]:
-        info = dict(bench["extra_info"])
-        info["samples_s"] = bench["stats"]["data"]
-        rows.append(info)
-    return rows, failures.failed
-
-
-def _cuda(job: dict) -> tuple[list[dict], list[list[str]]]:
-    import torch
-
+def time_pair(copy, work, job: dict) -> tuple[dict[str, list[float]], list, dict[str, str], dict[str, int]]:
+    """Samples of ``copy`` and ``work`` (workloads on one device) timed interleaved, the
+    ``(round, label)`` order they were timed in, and per label (``copy``, ``impl``) the
+    timer's name and the calls one sample times."""
     from ropecheck.bench import timing
-    from ropecheck.bench.workload import load_workloads
+
+    calls = [("copy", copy.prepare()), ("impl", work.prepare())]
+    order: list = []
+    if work.device == "cpu":
+        import torch
+
+        torch.set_num_threads(job.get("threads", torch.get_num_threads()))
+        calls = [(label, timing.Batch(fn, timing.calls_per_sample(fn))) for label, fn in calls]
+        enabled = gc.isenabled()
+        gc.disable()  # as pytest-benchmark's --benchmark-disable-gc
+        try:
+            samples = timing.interleaved(calls, job.get("rounds", 10), timing.cpu_clock, warmup=2, log=order)
+        finally:
+            if enabled:
+                gc.enable()
+        timers = {label: "perf_counter" for label, _ in calls}
+        return samples, order, timers, {label: fn.calls for label, fn in calls}
+    replays = {}
+    if work.shape.kind == "decode":
+        for index, (label, fn) in enumerate(calls):
+            graph = timing.as_graph(fn, replays=20)
+            if graph is not None:
+                calls[index], replays[label] = (label, graph), 20
+    samples = timing.cuda_interleaved(calls, log=order)
+    samples = {label: [t / replays.get(label, 1) for t in ts] for label, ts in samples.items()}
+    timers = {label: "cuda-graph" if label in replays else "cuda-events" for label, _ in calls}
+    return samples, order, timers, {label: 1 for label, _ in calls}
+
+
+def time_job(job: dict) -> tuple[list[dict], list[list[str]]]:
+    from ropecheck.bench.workload import pairs
 
     rows, failed = [], []
-    for work in load_workloads(job, device="cuda"):
+    for copy, work in pairs(job, device=job["device"]):
         try:
-            call = work.prepare()
-            replays = 1
-            if work.shape.kind == "decode":
-                graph = timing.as_graph(call, replays=20)
-                if graph is not None:
-                    call, replays = graph, 20
-            samples = [t / replays for t in timing.cuda_samples(call)]
+            samples, _, timers, calls = time_pair(copy, work, job)
         except Exception as exc:  # noqa: BLE001 - the implementation's failure is reported by name
-            failed.append([work.id, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"])
+            failed.append([work.id, _reason(exc)])
             continue
-        info = work.info()
-        info["samples_s"] = samples
-        info["timer"] = "cuda-graph" if replays > 1 else "cuda-events"
-        rows.append(info)
-        del call
-        torch.cuda.empty_cache()
+        rows.append({**copy.info(), "samples_s": samples["copy"], "timer": timers["copy"],
+                     "calls_per_sample": calls["copy"]})
+        rows.append({**work.info(), "samples_s": samples["impl"], "timer": timers["impl"],
+                     "calls_per_sample": calls["impl"], "copy_samples_s": samples["copy"], "copy_timer": timers["copy"]})
+        if job["device"] == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
     return rows, failed
 
 
@@ -88,7 +87,7 @@ def main(job_path: str, rows_path: str) -> int:
 
     with open(job_path, encoding="utf-8") as f:
         job = json.load(f)
-    rows, failures = _cpu(job_path) if job["device"] == "cpu" else _cuda(job)
+    rows, failures = time_job(job)
     atomic_write_json(rows_path, {"rows": rows, "failures": failures})
     return 0
 

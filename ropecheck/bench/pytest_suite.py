@@ -1,13 +1,15 @@
-"""The CPU benchmark suite, run by pytest-benchmark.
+"""The CPU benchmark suite, run by pytest-benchmark, outside ``ropecheck bench``.
 
-``ropecheck bench`` runs this module through ``pytest.main`` with a job file named by the
+``ropecheck bench`` no longer runs this module: it times the copy and each implementation
+interleaved, round by round (``ropecheck.bench.child``), which pytest-benchmark's one
+benchmark at a time cannot do. This suite reads a job file named by the
 ``ROPECHECK_BENCH_JOB`` environment variable; without one it times the built-in variants
-over the quick sweep, so it also runs as plain pytest::
+over the quick sweep as plain pytest::
 
     pytest --benchmark-autosave --pyargs ropecheck.bench.pytest_suite
 
 Each implementation is timed beside ``copy``, a plain copy of the same bytes on the same
-device in the same run: the roofline the fraction is taken against.
+device in the same run (each benchmark's rounds in a row, not interleaved).
 """
 
 from __future__ import annotations

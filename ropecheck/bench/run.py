@@ -1,9 +1,14 @@
 """A sweep of workloads timed into rows, each implementation in a child of its own.
 
-The copy roofline is timed in one child, then every implementation in its own
-(``ropecheck.bench.child`` inside an ``ropecheck.isolation`` sandbox, under CPU-time
-limits): one that raises, exits or hangs is reported by name with the reason, and the
-rows of every other are kept. CPU timing is pytest-benchmark's, CUDA timing CUDA events'.
+Every implementation is timed in its own child (``ropecheck.bench.child`` inside an
+``ropecheck.isolation`` sandbox, under CPU-time limits), and that child times the copy
+roofline of each workload interleaved with it, round by round: the yardstick shares the
+implementation's conditions, and one that raises, exits or hangs is reported by name with
+the reason while the rows of every other are kept. Interleaving inside the child rather
+than across children (the parent driving round r of every implementation in turn) keeps
+each child a plain run-to-completion process under ``isolation.run_command``'s limits,
+with no protocol a hostile implementation could stall or forge mid-run. Timing is
+``time.perf_counter`` on the CPU, CUDA events on a GPU (``ropecheck.bench.timing``).
 """
 
 from __future__ import annotations
@@ -40,17 +45,16 @@ def _env(state: Path) -> dict[str, str]:
 
 def collect(targets: list[tuple[str, str]], device: str, quick: bool, passes: list[str], rounds: int | None = None,
             dtypes: list[str] | None = None, timeout: float | None = None, stop: Stop | None = None) -> Collected:
-    """Time ``targets``, (implementation name, spec path or registered name) pairs, beside
-    the copy roofline; ``info() + samples_s`` rows."""
+    """Time ``targets``, (implementation name, spec path or registered name) pairs, each
+    interleaved with the copy roofline; ``info() + samples_s`` rows (a copy row per
+    workload and child, pooled by ``table.build``)."""
     job = {"device": device, "quick": quick, "passes": passes, "dtypes": dtypes,
            "rounds": rounds or (10 if quick else 30)}
     limits = Limits.for_timeout(timeout or DEFAULT_TIMEOUT[quick])
     out = Collected()
     with tempfile.TemporaryDirectory(prefix="ropecheck-bench-") as tmp:
         env = _env(Path(tmp))
-        refs = [ref for _, ref in targets]
-        jobs = [("copy", {**job, "targets": refs, "copy": True, "implementations": False})]
-        jobs += [(name, {**job, "targets": [ref], "copy": False, "implementations": True}) for name, ref in targets]
+        jobs = [(name, {**job, "targets": [ref]}) for name, ref in targets]
         for index, (label, child_job) in enumerate(jobs):
             job_path, rows_path = Path(tmp) / f"job-{index}.json", Path(tmp) / f"rows-{index}.json"
             job_path.write_text(json.dumps(child_job))

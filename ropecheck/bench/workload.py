@@ -125,3 +125,10 @@ def load_workloads(job: dict, device: str) -> list[Workload]:
     needed = {(w.shape, w.dtype, w.backward) for w in out}
     copies = [Workload(COPY, None, s, d, device, b) for (s, d, b) in sorted(needed, key=lambda t: (t[0].tokens, str(t)))]
     return (copies if job.get("copy", True) else []) + (out if job.get("implementations", True) else [])
+
+
+def pairs(job: dict, device: str) -> list[tuple[Workload, Workload]]:
+    """(copy, implementation) for every implementation workload of ``job``: the copy of the
+    same bytes that ``ropecheck bench`` times interleaved with it."""
+    works = load_workloads({**job, "copy": False, "implementations": True}, device)
+    return [(Workload(COPY, None, w.shape, w.dtype, w.device, w.backward), w) for w in works]

@@ -13,12 +13,16 @@ from ropecheck.commands._options import (
 
 NAME = "bench"
 HELP = "time each target over a sweep of shapes and dtypes"
+QUICK_TIME = "about 10 s per target on 2 idle cores, measured 2026-11-22"
+"""What ``--quick`` took when last measured on an idle machine (docs/benchmarks.md): a
+measurement, not a promise; a busy machine takes longer."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_targets(parser)
     add_device(parser)
-    parser.add_argument("--quick", action="store_true", help="a small sweep that ends within a minute on 2 CPU cores")
+    parser.add_argument("--quick", action="store_true", help="a small sweep (5 shapes, float32 and bfloat16, forward, 10 rounds): "
+                        f"{QUICK_TIME}; longer on a busy machine")
     parser.add_argument("--out", required=True, metavar="F.csv")
     parser.add_argument("--plot", metavar="DIR", help="also write throughput plots (PNG) to DIR")
     add_timeout(parser, help="CPU seconds one implementation's timing may use (default: 600 with --quick, else 3600)")
@@ -68,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
     frame = table.build(collected.rows, args.device, versions)
     atomic_write_csv(args.out, frame)
     shown = frame[["implementation", "dtype", "kind", "batch", "seq", "heads", "kv_heads", "head_dim", "pass",
-                   "median_s", "gbps", "roofline_fraction"]]
+                   "median_s", "gbps", "roofline_fraction", "unstable"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\nwrote {len(frame)} rows to {args.out}")
+    _warn_unstable(frame, printable)
     if args.plot:
         for path in plot.throughput_plots(frame, args.plot):
             print(f"plot: {path}")
@@ -79,3 +84,17 @@ def run(args: argparse.Namespace) -> int:
                         "the other rows were written"), file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK
+
+
+def _warn_unstable(frame, printable) -> None:
+    """One stderr line per unstable row (the first 10; then a count), and a summary."""
+    bad = frame[frame["unstable"]]
+    for _, row in bad.head(10).iterrows():
+        print(printable(f"bench: unstable: {row['implementation']} {row['dtype']} {row['kind']} b{row['batch']}"
+                        f"s{row['seq']}h{row['heads']}kv{row['kv_heads']}d{row['head_dim']} {row['pass']}: "
+                        f"{row['why_unstable']}"), file=sys.stderr)
+    if len(bad) > 10:
+        print(f"bench: ... and {len(bad) - 10} more unstable rows (column why_unstable)", file=sys.stderr)
+    if len(bad):
+        print(f"bench: {len(bad)} of {len(frame)} rows unstable (timed under changing load?); compare will not "
+              "judge them", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 
 from ropecheck.commands._options import EXIT_FAIL, EXIT_OK, UsageError
 
@@ -22,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ropecheck.bench import stats
+    from ropecheck.render.text import printable
 
     if not (math.isfinite(args.alpha) and 0 < args.alpha < 1):
         raise UsageError(f"--alpha: expected a probability strictly between 0 and 1, got {args.alpha!r}")
@@ -44,9 +46,16 @@ def run(args: argparse.Namespace) -> int:
     if deltas.empty:
         raise UsageError(f"{args.base} and {args.new} share no (implementation, device, dtype, shape, pass) rows")
     shown = deltas[["implementation", "dtype", "kind", "batch", "seq", "heads", "kv_heads", "head_dim", "pass",
-                    "base_median_s", "new_median_s", "normalised_ratio", "p_holm", "regression"]]
+                    "base_median_s", "new_median_s", "normalised_ratio", "p_holm", "regression", "verdict"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     slower = int(deltas["regression"].sum())
+    unstable = int(deltas["unstable"].sum())
     print(f"\n{slower} significant slowdown(s) of more than {args.min_effect:.0%} "
-          f"(Mann-Whitney U on copy-normalised samples, Holm alpha {args.alpha}) in {len(deltas)} rows")
+          f"(Mann-Whitney U on the raw samples, copy-normalised effect, Holm alpha {args.alpha}) in "
+          f"{len(deltas) - unstable} judged rows; {unstable} unstable row(s) not judged (of {len(deltas)})")
+    if unstable:
+        worst = deltas[deltas["unstable"]].iloc[0]
+        print(printable(f"compare: {unstable} row(s) unstable, not judged; first: {worst['implementation']} "
+                        f"{worst['dtype']} {worst['kind']} b{worst['batch']}s{worst['seq']} {worst['pass']}: "
+                        f"{worst['why_unstable']}"), file=sys.stderr)
     return EXIT_FAIL if slower else EXIT_OK

@@ -75,6 +75,10 @@ def test_quick_table_has_the_contract_columns_and_the_copy_roofline(tables):
     assert set(df["dtype"]) == {"float32", "bfloat16"} and set(df["device"]) == {"cpu"}
     assert (df["median_s"] > 0).all() and (df["gbps"] > 0).all()
     assert df["samples_s"].str.split().map(len).min() >= 10, "raw samples are kept for compare"
+    assert {"unstable", "why_unstable", "copy_samples_s"} <= set(df.columns)
+    rows = df[df["implementation"] == "subject"]
+    assert (rows["copy_samples_s"].str.split().map(len) == rows["samples_s"].str.split().map(len)).all(), \
+        "every round of the implementation has the copy's sample of that round"
     assert df[["device_name", "torch", "commit", "date"]].notna().all().all(), "machine metadata"
     assert not df.duplicated(["implementation", "device", "dtype", "batch", "seq", "heads", "kv_heads", "head_dim", "pass"]).any()
 
