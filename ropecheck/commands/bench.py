@@ -13,7 +13,7 @@ from ropecheck.commands._options import (
 
 NAME = "bench"
 HELP = "time each target over a sweep of shapes and dtypes"
-QUICK_TIME = "about 10 s per target on 2 idle cores, measured 2026-11-22"
+QUICK_TIME = "about 9 s for one target on 2 quiet cores, measured 2026-12-03"
 """What ``--quick`` took when last measured on an idle machine (docs/benchmarks.md): a
 measurement, not a promise; a busy machine takes longer."""
 
