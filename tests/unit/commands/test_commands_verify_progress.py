@@ -94,8 +94,13 @@ def test_junitxml_and_github_annotations_from_a_real_run(tmp_path):
     import xml.etree.ElementTree as ET
 
     path = spec(tmp_path, "off_by_one")
-    proc = verify(path.name, *PICK, "--junitxml", "out/junit.xml", cwd=tmp_path, GITHUB_ACTIONS="true")
+    summary = tmp_path / "step_summary.md"  # what GitHub gives as $GITHUB_STEP_SUMMARY
+    proc = verify(path.name, *PICK, "--junitxml", "out/junit.xml", "--markdown", str(summary), cwd=tmp_path,
+                  GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary))
     assert proc.returncode == 1, proc.stderr
+    page = summary.read_text()
+    assert page.startswith("# ropecheck verify") and "| off_by_one | DOES NOT CONFORM |" in page, page
+    assert "## Failures" in page and "positions off by +1" in page and "reproduce: " in page
     cases = ET.parse(tmp_path / "out" / "junit.xml").getroot().findall("testsuite/testcase")
     assert sorted((c.get("classname"), c.get("name")) for c in cases) == [
         ("ropecheck.off_by_one", "norm_preservation[cpu]"), ("ropecheck.off_by_one", "oracle_agreement[cpu]")]
