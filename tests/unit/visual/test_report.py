@@ -145,7 +145,7 @@ def test_attention_rows_sum_to_one_and_repeated_vectors_are_toeplitz():
 
 
 def test_missing_tables_are_said_plainly(tmp_path):
-    conf = build.conformance_section(tmp_path)
+    conf = build.conformance_section(tmp_path, data.read_table(tmp_path, data.CONFORMANCE))
     bench = build.bench_section(tmp_path, tmp_path / "figures")
     texts = [b.text for b in conf.blocks + bench.blocks]
     assert any("no " in t and "conformance.csv table here" in t for t in texts)

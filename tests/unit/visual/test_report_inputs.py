@@ -92,7 +92,7 @@ def test_summary_grid_and_failure_groups_of_a_users_table(tmp_path):
                                                                for p, r in ((0, 0.1), (1, 0.5), (2, 3.0))],
         columns=["implementation", "dtype", "position", "worst_ratio", "worst_error"]))
     sections = [build.summary_section(tmp_path, table, horizons, data.Measured(pd.DataFrame(), {"gone": "why"})),
-                build.conformance_section(tmp_path), build.failures_section(tmp_path)]
+                build.conformance_section(tmp_path, table), build.failures_section(tmp_path, table)]
     html = page.to_html("t", "i", sections)
     summary = html.split('<section id="summary">')[1].split("</section>")[0]
     assert "1 of 2 implementations" in summary
