@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import sys
@@ -65,13 +66,18 @@ def run(args: argparse.Namespace) -> int:
     partial: dict[str, list] = {spec.name: [] for spec, _ in targets}
 
     order = names or [p.name for p in PROPERTIES]
-    libraries = {spec.name: machine.library_version(spec) for spec, _ in targets}
+    # read from package metadata (and git) once, and only for the outputs that record them
+    libraries = ({spec.name: machine.library_version(spec) for spec, _ in targets}
+                 if args.json or args.conformance else {})
     derandomized = bool(profiles.PROFILES[args.profile].get("derandomize"))
+    fixed = machine.provenance(args.profile, derandomized, []) if args.json else {}
+    device_name = functools.cache(machine.device_name)
 
     def about(results) -> dict:
-        """The run's provenance, naming the devices some property was judged on."""
-        judged = {p.device for r in results for p in r.properties if p.status != "skipped"}
-        return machine.provenance(args.profile, derandomized, sorted(judged))
+        """The run's provenance (computed once: versions, commit, date), naming the devices
+        some property was judged on so far; the JSON is rewritten after every property."""
+        judged = sorted({p.device for r in results for p in r.properties if p.status != "skipped"})
+        return {**fixed, "devices": {device: device_name(device) for device in judged}}
     verbosity = progress.QUIET if args.quiet else progress.VERBOSE if args.verbose else progress.NORMAL
     colour = progress.colour_wanted(sys.stderr)
     started = time.monotonic()
