@@ -205,14 +205,21 @@ def spec_from_mapping(data: Mapping[str, Any], origin: str, folder: str | None =
     )
 
 
-def _did_you_mean(word: Any, choices: tuple[str, ...]) -> str:
-    """`` did you mean 'pairing'?`` for the closest of ``choices`` to a misspelt ``word``
-    (difflib's ratio >= 0.6, case ignored), or "" when none is close."""
+def closest(word: Any, choices) -> str | None:
+    """The one of ``choices`` closest to a misspelt ``word`` (difflib's ratio >= 0.6, case
+    ignored), or None when none is close (or ``word`` is not a string). What every "did you
+    mean" of ropecheck suggests: spec keys and values here, ``--property`` names in commands."""
     if not isinstance(word, str):
-        return ""
+        return None
     lowered = {c.lower(): c for c in choices}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1)
-    return f" did you mean {lowered[close[0]]!r}?" if close else ""
+    return lowered[close[0]] if close else None
+
+
+def _did_you_mean(word: Any, choices: tuple[str, ...]) -> str:
+    """`` did you mean 'pairing'?`` (``closest``), or "" when no choice is close."""
+    close = closest(word, choices)
+    return f" did you mean {close!r}?" if close else ""
 
 
 def _type_name(value: Any) -> str:
@@ -240,8 +247,9 @@ def _callable_ref(origin: str, value: Any) -> str:
 
 def _choice(origin: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
+        hint = _did_you_mean(value, choices)
         raise SpecError(origin, key, f"expected one of {', '.join(map(repr, choices))}, got {value!r}"
-                                     + (";" + _did_you_mean(value, choices) if _did_you_mean(value, choices) else ""))
+                                     + (";" + hint if hint else ""))
     return value
 
 

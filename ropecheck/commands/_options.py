@@ -161,15 +161,14 @@ def property_names(chosen: list[str] | None) -> list[str] | None:
     """The --property names in catalogue order, or None for all; an unknown one is a usage error."""
     if not chosen:
         return None
-    import difflib
-
     from ropecheck.properties import PROPERTIES
+    from ropecheck.spec import closest
 
     known = [p.name for p in PROPERTIES]
     for name in chosen:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(known)}"
+            close = closest(name, known)
+            hint = f"; did you mean {close!r}?" if close else f"; expected one of {', '.join(known)}"
             raise UsageError(f"--property: unknown property {name!r}{hint}")
     return [n for n in known if n in chosen]
 
