@@ -35,11 +35,6 @@ COLUMNS = KEY[:1] + ["version"] + KEY[1:] + ["status", "worst_ratio", "message",
                                               "torch", "device_name", "date", "profile"]
 
 
-def library_version(spec: Spec) -> str:
-    """``dist==version`` of the code the spec is about (``render.machine.library_version``)."""
-    return machine.library_version(spec)
-
-
 def device_name(device: str) -> str:
     """The GPU's name on cuda, otherwise the short CPU name (``render.machine``)."""
     return machine.device_name(device, cpu=machine.short_cpu_name)
@@ -47,7 +42,7 @@ def device_name(device: str) -> str:
 
 def rows_for(spec: Spec, ref: str, dtype: str, device: str, profile: str, timeout: float | None) -> list[dict]:
     """Verify ``spec`` narrowed to ``dtype`` on ``device``; one row per property."""
-    version, name, today = library_version(spec), device_name(device), datetime.date.today().isoformat()
+    version, name, today = machine.library_version(spec), device_name(device), datetime.date.today().isoformat()
     result = engine.verify(replace(spec, dtypes=(dtype,)), ref, profile=profile, device=device, timeout=timeout)
     return [dict(implementation=spec.name, version=version, device=device, dtype=dtype, property=p.name,
                  status=p.status, worst_ratio=p.worst_ratio, message=p.message, counterexample=p.counterexample,

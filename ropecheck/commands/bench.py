@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ropecheck.bench import plot, run as bench_run, table
-    from ropecheck.conformance_table import library_version
+    from ropecheck.render.machine import library_version
     from ropecheck.isolation import Interrupted, Stop
     from ropecheck.render.text import printable
     from ropecheck.storage import atomic_write_csv

@@ -104,11 +104,11 @@ def _dump(folder: str, subject, case, prop: str, case_text: str) -> None:
 
     from ropecheck import oracle
     from ropecheck.properties import PropertyFailed
-    from ropecheck.properties._calls import call
+    from ropecheck.properties._calls import call, keep
     from ropecheck.strategies import batched
 
     inputs = case.inputs(subject.device)
-    kept = tuple(x.detach().clone() for x in inputs.operands)
+    kept = keep(inputs)
     try:
         outputs, raised = call(subject, case, inputs), ""
     except PropertyFailed as failure:
