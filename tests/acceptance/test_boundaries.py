@@ -5,7 +5,6 @@ written before the strategies changed."""
 from __future__ import annotations
 
 import dataclasses
-import random
 
 import pytest
 from hypothesis import settings
@@ -77,10 +76,11 @@ def test_one_bug_met_at_several_positions_is_one_failure():
     assert row.other_failures == [], [o["message"] for o in row.other_failures]
 
 
-@pytest.mark.parametrize("run_seed", [11, 222, 3333])
-def test_the_search_meets_a_truncating_pair_under_any_seed(run_seed):
-    """Not derandomised, and without the fixed boundary examples: the draws alone put a
-    (head_dim, rotary_dim) pair whose width slips under int() in front of oracle_agreement."""
+@pytest.mark.parametrize("run", range(3))
+def test_the_search_meets_a_truncating_pair_under_any_seed(run):
+    """Not derandomised (each run draws its own seed), and without the fixed boundary
+    examples: the draws alone of oracle_agreement's ci search (its weight, 100 examples) put
+    a (head_dim, rotary_dim) pair whose width slips under int() in front of the property."""
     seen = []
 
     def recording(x, positions, config):
@@ -88,9 +88,8 @@ def test_the_search_meets_a_truncating_pair_under_any_seed(run_seed):
         return bm.x_lookup_table_per_call(x, positions, config)
 
     spec = mutant_spec("x_lookup_table_per_call")
-    prop = dataclasses.replace(BY_NAME["oracle_agreement"], examples=lambda spec: [], weight=1)  # 25 examples
+    prop = dataclasses.replace(BY_NAME["oracle_agreement"], examples=lambda spec: [])
     ci = settings(profiles.get("ci"), derandomize=False)
-    random.seed(run_seed)  # where Hypothesis draws the seed of a search that is not derandomised
     row = run_property(prop, Subject(recording, spec, "cpu"), ci, "x")
     assert row.status == "passed", row.message
     assert set(seen) & set(TRUNCATING_PAIRS), sorted(set(seen))[:20]
