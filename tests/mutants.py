@@ -239,6 +239,26 @@ def wrong_gradient(x, positions, config):
     return _ForwardGrad.apply(x, positions, config)
 
 
+class _InPlaceGrad(torch.autograd.Function):
+    """Correct forward and a correct gradient (the inverse rotation: the forward rotation at
+    -positions), but computed into the incoming gradient's own storage (Liger's backward)."""
+
+    @staticmethod
+    def forward(ctx, x, positions, config):
+        ctx.save_for_backward(positions)
+        ctx.config = config
+        return hf_style(x, positions, config)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (positions,) = ctx.saved_tensors
+        return grad.copy_(hf_style(grad, -positions, ctx.config)), None, None
+
+
+def backward_overwrites_upstream(x, positions, config):
+    return _InPlaceGrad.apply(x, positions, config)
+
+
 def detaches(x, positions, config):
     with torch.no_grad():
         return hf_style(x, positions, config)

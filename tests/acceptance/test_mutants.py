@@ -55,6 +55,7 @@ MUTANTS = [
     ("returns_wrong_shape", {}, "output_contract", "returned shape"),
     ("raises_on_long_sequences", {}, "oracle_agreement", "raised RuntimeError: sequence too long"),
     ("wrong_gradient", {}, "gradients", "forward rotation"),
+    ("backward_overwrites_upstream", {}, "gradients", "writes into the upstream gradient"),
     ("detaches", {}, "gradients", "detaches x from the graph"),
     ("nan_spreads", {}, "nan_locality", "changes another token"),
     ("nan_scrubbed", {}, "nan_locality", "disappeared"),
