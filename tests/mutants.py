@@ -239,15 +239,10 @@ def wrong_gradient(x, positions, config):
     return _ForwardGrad.apply(x, positions, config)
 
 
-class _InPlaceGrad(torch.autograd.Function):
-    """Correct forward and a correct gradient (the inverse rotation: the forward rotation at
-    -positions), but computed into the incoming gradient's own storage (Liger's backward)."""
-
-    @staticmethod
-    def forward(ctx, x, positions, config):
-        ctx.save_for_backward(positions)
-        ctx.config = config
-        return hf_style(x, positions, config)
+class _InPlaceGrad(_ForwardGrad):
+    """_ForwardGrad's forward, and a correct gradient (the inverse rotation: the forward
+    rotation at -positions), but computed into the incoming gradient's own storage (Liger's
+    backward)."""
 
     @staticmethod
     def backward(ctx, grad):

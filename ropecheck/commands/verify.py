@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import signal
 import sys
@@ -75,13 +74,12 @@ def run(args: argparse.Namespace) -> int:
                  if args.json or args.conformance else {})
     derandomized = bool(profiles.PROFILES[args.profile].get("derandomize"))
     fixed = machine.provenance(args.profile, derandomized, []) if args.json else {}
-    device_name = functools.cache(machine.device_name)
 
     def about(results) -> dict:
         """The run's provenance (computed once: versions, commit, date), naming the devices
         some property was judged on so far; the JSON is rewritten after every property."""
         judged = sorted({p.device for r in results for p in r.properties if p.status != "skipped"})
-        return {**fixed, "devices": {device: device_name(device) for device in judged}}
+        return {**fixed, "devices": machine.device_names(judged)}
     verbosity = progress.QUIET if args.quiet else progress.VERBOSE if args.verbose else progress.NORMAL
     colour = progress.colour_wanted(sys.stderr)
     started = time.monotonic()

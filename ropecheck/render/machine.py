@@ -23,8 +23,10 @@ KEYS = ("device_name", "torch", "ropecheck", "commit", "date", "threads", "pytho
 """The metadata columns of a bench table (docs/contract.md §3.5), in order."""
 
 
+@functools.cache
 def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo; elsewhere what ``platform`` knows."""
+    """The CPU's model name from /proc/cpuinfo; elsewhere what ``platform`` knows (read once
+    per process)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -117,6 +119,11 @@ def library_version(spec) -> str:
     return f"{module} (local)" if found == "unknown" else f"{module} (local, commit {found})"
 
 
+def device_names(devices) -> dict[str, str]:
+    """``{device: device_name(device)}`` for ``devices``: the ``devices`` of ``provenance``."""
+    return {device: device_name(device) for device in devices}
+
+
 def provenance(profile: str, derandomized: bool, devices) -> dict:
     """Where and with what a verdict was reached (``verify --json``'s ``provenance``): the
     versions of ropecheck (and its commit), torch, Hypothesis and Python, the profile and
@@ -125,7 +132,7 @@ def provenance(profile: str, derandomized: bool, devices) -> dict:
     return {"ropecheck": __version__, "commit": commit(), "torch": distribution_version("torch"),
             "hypothesis": distribution_version("hypothesis"), "python": python_version(), "profile": profile,
             "seed": "derandomized" if derandomized else "random",
-            "devices": {device: device_name(device) for device in devices},
+            "devices": device_names(devices),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
