@@ -182,7 +182,43 @@ def prepare_checking_process() -> None:
     import ropecheck.runner  # noqa: F401
 
     torch.set_num_threads(1)
+    keep_freed_memory()
     gc.freeze()
+
+
+MMAP_THRESHOLD = 32 * 2**20
+"""Allocations from this size up get their own pages from the kernel and give them back
+when freed; smaller ones come from, and go back to, the process's heap. 32 MiB is the most
+glibc's own adaptive threshold ever reaches on 64-bit machines: serving-size tensors
+(64 MiB and up) are still handed back at once."""
+TRIM_THRESHOLD = 64 * 2**20
+"""Free memory at the top of the heap up to this much is kept for the next example."""
+TOP_PAD = 16 * 2**20
+"""How much more the heap grows each time it must (fewer, larger requests to the kernel)."""
+
+
+def keep_freed_memory() -> None:
+    """Tell glibc's malloc to keep freed memory for the next example instead of giving it
+    back to the kernel (Linux with a C library that has ``mallopt``; elsewhere nothing). A checking process allocates and frees tensors of
+    the same few sizes thousands of times; by default glibc returns the top of the heap to
+    the kernel whenever a few MiB are free there, and every page is then faulted in and
+    zeroed again by the next example. Measured on the 2-core VM (half-split, ci profile, one
+    process, 2026-12-03): minor page faults 155-187 thousand -> 65-67 thousand, system CPU
+    0.55-0.66 s -> 0.28-0.37 s. Only speed changes: what is allocated, and every value, is
+    the same."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # <malloc.h>
+    # the mmap threshold first: setting any of the three ends glibc's adaptive thresholds
+    for param, value in ((m_mmap_threshold, MMAP_THRESHOLD), (m_trim_threshold, TRIM_THRESHOLD),
+                         (m_top_pad, TOP_PAD)):
+        mallopt(param, value)
 
 
 def forked(env: dict[str, str]) -> Callable[[], int]:
