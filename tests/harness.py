@@ -1,7 +1,8 @@
 """What several test files share, wherever they sit under ``tests/``: the tests folder (the
 mutant and hostile modules live there) and the repository root; waiting for processes to be
 gone and for conditions; the cause phrase diagnosis must give for each boundary mutant; the
-``ropecheck`` command in a subprocess; and the acceptance harness, one for every suite that
+``ropecheck`` command in a subprocess; a folder built once per test run for every xdist
+worker (``built_once``); and the acceptance harness, one for every suite that
 judges ropecheck on code it did not write (tests/acceptance/, tests/adapters/, and the unit
 tests that need a mutant's spec):
 
@@ -17,6 +18,7 @@ tests that need a mutant's spec):
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -111,6 +113,29 @@ def good_spec(tmp_path: Path, fn: str = "correct_hf", name: str | None = None, m
     path.write_text(f'name = "{name or fn}"\ncallable = "{module}:{fn}"\npairing = "half_split"\nbase = "any"\n'
                     'dtypes = ["float32"]\ndevices = ["cpu"]\n')
     return path
+
+
+def built_once(tmp_path_factory, worker_id: str, name: str, build) -> Path:
+    """A folder that ``build(folder)`` fills, built once per test run however many
+    pytest-xdist workers ask for it (the pattern of xdist's documentation: the first worker
+    builds it under a file lock in the run's shared temporary folder; the others wait, then
+    read it). Callers must only read what is in it. Without xdist, a fresh folder."""
+    if worker_id == "master":
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock  # a dependency of torch
+
+    shared = tmp_path_factory.getbasetemp().parent  # one per run, shared by its workers
+    folder, built = shared / name, shared / f"{name}.built"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not built.exists():
+            if folder.exists():  # a worker that failed while building it
+                shutil.rmtree(folder)
+            folder.mkdir()
+            build(folder)
+            built.touch()
+    return folder
 
 
 # ---------------------------------------------------------------- the acceptance harness

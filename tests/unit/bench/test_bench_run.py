@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.slow
-from harness import TESTS
+from harness import TESTS, built_once
 CONTRACT_COLUMNS = ["implementation", "device", "dtype", "batch", "seq", "heads", "head_dim", "median_s", "gbps"]
 
 
@@ -32,28 +32,34 @@ def subject(tmp_path, fn, name="subject"):
     return path
 
 
-@pytest.fixture(scope="module")
-def tables(tmp_path_factory):
+TABLES = ("base", "slow", "even", "odd")
+
+
+def _bench_tables(tmp) -> None:
     """One bench run of the correct code and of its planted 2x slowdown, split into a base
     and a slow table (each with the run's copy rows, the slow one relabelled "subject"):
     both are timed in the same run beside the same copy, so load that changes between two
-    runs cannot hide the slowdown or fake one."""
-    tmp = tmp_path_factory.mktemp("bench")
+    runs cannot hide the slowdown or fake one. Then the base table's two interleaved halves
+    (even and odd samples): two exchangeable reruns."""
     both = tmp / "both.csv"
     proc = ropecheck("bench", str(subject(tmp, "correct_hf")), str(subject(tmp, "planted_slowdown", "subject-slow")),
                      "--quick", "--out", str(both), cwd=tmp)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     table = pd.read_csv(both)
-    out = {"base": tmp / "base.csv", "slow": tmp / "slow.csv"}
-    table[table["implementation"] != "subject-slow"].to_csv(out["base"], index=False)
+    table[table["implementation"] != "subject-slow"].to_csv(tmp / "base.csv", index=False)
     slow = table[table["implementation"] != "subject"].copy()
     slow.loc[slow["implementation"] == "subject-slow", "implementation"] = "subject"
-    slow.to_csv(out["slow"], index=False)
-    out["even"], out["odd"] = tmp / "even.csv", tmp / "odd.csv"
-    base = pd.read_csv(out["base"])
-    for start, path in ((0, out["even"]), (1, out["odd"])):
-        half_of_run(base, start).to_csv(path, index=False)
-    return out
+    slow.to_csv(tmp / "slow.csv", index=False)
+    base = pd.read_csv(tmp / "base.csv")
+    for start, name in ((0, "even"), (1, "odd")):
+        half_of_run(base, start).to_csv(tmp / f"{name}.csv", index=False)
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory, worker_id):
+    """The tables of ``_bench_tables``, built once for the run (the tests only read them)."""
+    folder = built_once(tmp_path_factory, worker_id, "bench-tables", _bench_tables)
+    return {name: folder / f"{name}.csv" for name in TABLES}
 
 
 def half_of_run(df: pd.DataFrame, start: int) -> pd.DataFrame:

@@ -17,16 +17,20 @@ from ropecheck.variants import VARIANTS  # noqa: E402
 from ropecheck.visual import build, data  # noqa: E402
 
 from harness import ROOT as REPO
+from harness import built_once
 RESULTS = REPO / "results"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rep") / "report"
-    code = cli.main(["report", "--out", str(out), "--results", str(RESULTS), "--specs", str(REPO / "specs")])
+def _build_report(folder: Path) -> None:
+    code = cli.main(["report", "--out", str(folder / "report"), "--results", str(RESULTS), "--specs", str(REPO / "specs")])
     assert code == 0
-    return out
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, worker_id):
+    """The page of the committed results, built once for the run (the tests only read it)."""
+    return built_once(tmp_path_factory, worker_id, "report", _build_report) / "report"
 
 
 def _is_png(path: Path) -> bool:
