@@ -107,7 +107,6 @@ def test_forked_checking_processes_start_with_the_sys_path_of_a_new_interpreter(
     assert path == ["/pkg", "/somewhere/else", "/lib/python"]
 
 
-
 _HEAP_SCRIPT = """
 import ctypes, sys
 from ropecheck import worker
@@ -140,9 +139,11 @@ def test_a_checking_process_keeps_freed_memory_for_the_next_example():
     large as it was: the next example's tensors reuse those pages instead of faulting fresh
     zeroed ones in (``worker.keep_freed_memory``)."""
     seen = {}
+    # glibc's defaults: no MALLOC_* variables or tunables from the environment this runs in
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     for mode in ("prepared", "plain"):
         done = subprocess.run([sys.executable, "-c", _HEAP_SCRIPT, mode], cwd=ROOT, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+                              env={**env, "PYTHONPATH": str(ROOT)}, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
         seen[mode] = done.stdout.split()
     assert seen["prepared"] == ["True", "True"], f"(block in the heap, heap kept after free): {seen}"
