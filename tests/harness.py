@@ -115,12 +115,13 @@ def good_spec(tmp_path: Path, fn: str = "correct_hf", name: str | None = None, m
     return path
 
 
-def built_once(tmp_path_factory, worker_id: str, name: str, build) -> Path:
+def built_once(tmp_path_factory, name: str, build) -> Path:
     """A folder that ``build(folder)`` fills, built once per test run however many
     pytest-xdist workers ask for it (the pattern of xdist's documentation: the first worker
     builds it under a file lock in the run's shared temporary folder; the others wait, then
-    read it). Callers must only read what is in it. Without xdist, a fresh folder."""
-    if worker_id == "master":
+    read it). Callers must only read what is in it. Without xdist (not installed, or
+    ``-p no:xdist``), a fresh folder."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # set by xdist in each of its workers
         folder = tmp_path_factory.mktemp(name)
         build(folder)
         return folder

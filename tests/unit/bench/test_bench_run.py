@@ -56,9 +56,9 @@ def _bench_tables(tmp) -> None:
 
 
 @pytest.fixture(scope="module")
-def tables(tmp_path_factory, worker_id):
+def tables(tmp_path_factory):
     """The tables of ``_bench_tables``, built once for the run (the tests only read them)."""
-    folder = built_once(tmp_path_factory, worker_id, "bench-tables", _bench_tables)
+    folder = built_once(tmp_path_factory, "bench-tables", _bench_tables)
     return {name: folder / f"{name}.csv" for name in TABLES}
 
 

@@ -28,9 +28,9 @@ def _build_report(folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, worker_id):
+def report(tmp_path_factory):
     """The page of the committed results, built once for the run (the tests only read it)."""
-    return built_once(tmp_path_factory, worker_id, "report", _build_report) / "report"
+    return built_once(tmp_path_factory, "report", _build_report) / "report"
 
 
 def _is_png(path: Path) -> bool:
