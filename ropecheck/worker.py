@@ -202,10 +202,10 @@ def keep_freed_memory() -> None:
     back to the kernel (on Linux, where the C library has ``mallopt``; elsewhere nothing).
     A checking process allocates and frees tensors of the same few sizes thousands of
     times; by default glibc returns the top of the heap to the kernel whenever a few MiB
-    are free there, and every page is then faulted in and zeroed again by the next example. Measured on the 2-core VM (half-split, ci profile, one
-    process, 2026-12-03): minor page faults 155-187 thousand -> 65-67 thousand, system CPU
-    0.55-0.66 s -> 0.28-0.37 s. Only speed changes: what is allocated, and every value, is
-    the same."""
+    are free there, and every page is then faulted in and zeroed again by the next example.
+    Measured on the 2-core VM (half-split, ci profile, one process, 2026-12-03): minor page
+    faults 155-187 thousand -> 65-67 thousand, system CPU 0.55-0.66 s -> 0.28-0.37 s. Only
+    speed changes: what is allocated, and every value, is the same."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
