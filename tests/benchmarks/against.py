@@ -44,7 +44,10 @@ FIGURES = {
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} (in {repo}) exited {done.returncode}: {done.stderr.strip()}")
+    return done.stdout.strip()
 
 
 def describe(repo: Path) -> str:
@@ -159,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     figures = ([] if args.no_per_example else ["per-example"]) + (["verify"] if args.verify else [])
     if not figures:
         parser.error("nothing to measure: --no-per-example without --verify")
-    runs = measure(args.repo, args.commit, args.rounds, args.name, figures)
+    try:
+        runs = measure(args.repo, args.commit, args.rounds, args.name, figures)
+    except RuntimeError as exc:
+        print(f"against.py: {exc}", file=sys.stderr)
+        return 2
     if args.csv:
         with open(args.csv, "a", newline="") as f:
             csv.DictWriter(f, COLUMNS).writerows(rows(runs, args.name, args.commit, args.rounds, args.machine))

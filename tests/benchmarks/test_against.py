@@ -93,3 +93,11 @@ def test_a_commit_without_the_benchmark_is_refused_by_name(repo):
     with pytest.raises(SystemExit, match=f"commit {old} .* has no tests/benchmarks/per_example.py"):
         against.measure(repo, old, 1, "half-split", ["per-example"], out=io.StringIO())
     assert len(_worktrees(repo)) == 1
+
+
+def test_an_unknown_commit_is_a_clear_error_with_exit_2(repo, capsys):
+    _commit(repo, 4.0)
+    assert against.main(["no-such-commit", "--rounds", "1", "--repo", str(repo)]) == 2
+    err = capsys.readouterr().err
+    assert "git worktree add" in err and "no-such-commit" in err, err
+    assert len(_worktrees(repo)) == 1
