@@ -59,11 +59,12 @@ def test_paired_runs_ratio_rows_and_no_worktree_left(repo, tmp_path_factory):
     assert f"per-example: {earlier} / {this} per round 3.00, 3.00; median 3.00" in out.getvalue()
     assert len(_worktrees(repo)) == 1, "the earlier commit's worktree was left behind"
 
+    # the command itself appends the same runs to a CSV with the results file's columns
     table = tmp_path_factory.mktemp("csv") / "speed.csv"
     table.write_text(",".join(against.COLUMNS) + "\n")
-    with open(table, "a", newline="") as f:
-        csv.DictWriter(f, against.COLUMNS).writerows(against.rows(runs, "half-split", earlier, 2, "test machine"))
-    read = list(csv.DictReader(open(table)))
+    assert against.main([earlier, "--rounds", "2", "--repo", str(repo), "--csv", str(table)]) == 0
+    with open(table) as f:
+        read = list(csv.DictReader(f))
     assert [(r["commit"], r["value"], r["unit"]) for r in read] == [
         (earlier, "12.0", "ms"), (this, "4.0", "ms"), (earlier, "12.0", "ms"), (this, "4.0", "ms")]
     assert read[0]["figure"] == "own CPU per example half-split ci (fresh process)"
