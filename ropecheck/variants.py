@@ -44,23 +44,41 @@ def _finish(rotated: torch.Tensor, passthrough: torch.Tensor, like: torch.Tensor
     return torch.cat([rotated.to(like.dtype), passthrough], dim=-1)
 
 
+DENSE_CHUNK_BYTES = 1 << 21
+"""The most bytes of rotation matrices ``dense_matrix`` holds at once (2 MiB): the matrices of
+a block of positions are built, applied and freed before the next block's. Built whole,
+(batch, seq, rotary_dim, rotary_dim) matrices outgrow the input by ``rotary_dim / heads``
+(256 MiB for one 4096-token sequence at rotary_dim 128), and zeroing freshly mapped pages
+was most of the call; a block this size stays in the allocator's reused memory."""
+
+
 def dense_matrix(x: torch.Tensor, positions: torch.Tensor, config: RopeConfig) -> torch.Tensor:
     """Block-diagonal R_m built per position and applied by matmul (interleaved pairs).
 
-    R_m has shape (rotary_dim, rotary_dim) with 2x2 blocks [[cos, -sin], [sin, cos]].
+    R_m has shape (rotary_dim, rotary_dim) with 2x2 blocks [[cos, -sin], [sin, cos]] on its
+    diagonal; R is built as (batch, block, rotary_dim, rotary_dim) for blocks of positions
+    of at most ``DENSE_CHUNK_BYTES``, and y[b, s, h] = R[b, s] @ x[b, s, h].
     """
     rot, rest = _split(x, config)
     dtype = _compute_dtype(x)
     theta = float32_angles(positions, config).to(dtype)  # (b, s, half)
     cos, sin = torch.cos(theta), torch.sin(theta)
+    batch, seq, half = theta.shape
     d = config.rotary_dim
-    R = torch.zeros(*theta.shape[:2], d, d, dtype=dtype, device=x.device)
-    even, odd = torch.arange(0, d, 2, device=x.device), torch.arange(1, d, 2, device=x.device)
-    R[..., even, even] = cos
-    R[..., even, odd] = -sin
-    R[..., odd, even] = sin
-    R[..., odd, odd] = cos
-    out = torch.einsum("bsij,bshj->bshi", R, rot.to(dtype))
+    rot = rot.to(dtype)
+    block = max(1, DENSE_CHUNK_BYTES // max(1, batch * d * d * rot.element_size()))
+    outs = []
+    for start in range(0, max(seq, 1), block):  # seq 0: one empty block
+        c, s = cos[:, start : start + block], sin[:, start : start + block]
+        R = torch.zeros(batch, c.shape[1], d, d, dtype=dtype, device=x.device)
+        # R[b, s, 2i + u, 2i + v]: the 2x2 block of pair i, as a strided view (b, s, 2, 2, half)
+        pair_blocks = R.view(batch, c.shape[1], half, 2, half, 2).diagonal(dim1=2, dim2=4)
+        pair_blocks[..., 0, 0, :] = c
+        pair_blocks[..., 0, 1, :] = -s
+        pair_blocks[..., 1, 0, :] = s
+        pair_blocks[..., 1, 1, :] = c
+        outs.append(torch.einsum("bsij,bshj->bshi", R, rot[:, start : start + block]))
+    out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
     return _finish(out, rest, x)
 
 

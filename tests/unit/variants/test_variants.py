@@ -48,3 +48,32 @@ def test_variants_accept_non_contiguous_inputs(name):
     pos = torch.tensor([[5, 6, 7, 8], [0, 9, 3, 100]])
     assert not x.is_contiguous()
     assert torch.allclose(fn(x, pos, config), fn(base, pos, config), atol=0, rtol=0)
+
+
+def test_dense_matrix_builds_its_matrices_in_bounded_blocks_with_the_same_result(monkeypatch):
+    """R is (batch, block, rotary_dim, rotary_dim) for blocks of at most DENSE_CHUNK_BYTES,
+    and the blocks change nothing: the same bits as one block of the whole sequence, or
+    blocks of one position (a slicing mistake at a block edge would show here)."""
+    config = variants.RopeConfig(rotary_dim=64, pairing="interleaved", head_dim=80)
+    x = torch.randn(2, 600, 3, 80, generator=torch.Generator().manual_seed(7))
+    pos = torch.randint(0, 1 << 17, (2, 600), generator=torch.Generator().manual_seed(8))
+    built = []
+    zeros = torch.zeros
+
+    def recording_zeros(*shape, **kwargs):
+        matrices = zeros(*shape, **kwargs)
+        built.append(matrices.numel() * matrices.element_size())
+        return matrices
+
+    monkeypatch.setattr(torch, "zeros", recording_zeros)
+    blocked = variants.dense_matrix(x, pos, config)
+    per_position = 2 * 64 * 64 * 4  # bytes of R for one position of both rows
+    assert max(built) <= variants.DENSE_CHUNK_BYTES and len(built) == -(-600 // (variants.DENSE_CHUNK_BYTES // per_position)), built
+    monkeypatch.setattr(torch, "zeros", zeros)
+    monkeypatch.setattr(variants, "DENSE_CHUNK_BYTES", 1 << 40)
+    whole = variants.dense_matrix(x, pos, config)
+    monkeypatch.setattr(variants, "DENSE_CHUNK_BYTES", 1)
+    one_by_one = variants.dense_matrix(x[:, :37], pos[:, :37], config)
+    assert torch.equal(blocked, whole), (blocked - whole).abs().max()
+    assert torch.equal(one_by_one, whole[:, :37]), (one_by_one - whole[:, :37]).abs().max()
+    assert torch.equal(blocked[..., 64:], x[..., 64:]), "the pass-through dims changed"
