@@ -9,7 +9,9 @@ Each side measures itself with its own code:
 - ``per-example``: ropecheck's own CPU per example (its ``tests/benchmarks/per_example.py``,
   one fresh process per run, one torch thread);
 - ``verify`` (with ``--verify``): the wall time of the whole ``python -m ropecheck verify
-  NAME --device cpu``, as a user runs it (each side's default threads and jobs).
+  NAME --device cpu``, as a user runs it (each side's default threads and jobs);
+- ``five`` (with ``--five``): the same for the five built-ins in one command (the README's
+  first example).
 
 The report gives every run (time, load average, figure) and, per figure, the ratio earlier /
 this of each pair with their median; ``--csv FILE`` appends the runs as rows in the columns of
@@ -40,7 +42,9 @@ COLUMNS = ["figure", "commit", "date_utc", "value", "unit", "target", "machine",
 FIGURES = {
     "per-example": ("own CPU per example {name} ci (fresh process)", "ms", "<=4"),
     "verify": ("verify {name} ci whole command (wall)", "s", "<=4"),
+    "five": ("verify five built-ins ci one command (wall)", "s", "<=2.5x one"),
 }
+FIVE = ("dense-matrix", "sparse-elementwise", "complex-polar", "interleaved", "half-split")
 
 
 def git(repo: Path, *args: str) -> str:
@@ -72,20 +76,26 @@ def per_example(tree: Path, name: str) -> tuple[float, str]:
                                                   f"implementation {figures['implementation_s']} s")
 
 
-def verify(tree: Path, name: str) -> tuple[float, str]:
-    """The wall time of ``python -m ropecheck verify NAME --device cpu`` in ``tree``."""
+def verify(tree: Path, name: str, *more: str) -> tuple[float, str]:
+    """The wall time of ``python -m ropecheck verify NAME [MORE...] --device cpu`` in ``tree``."""
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}  # as a user runs it
     env["PYTHONPATH"] = str(tree)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "ropecheck", "verify", name, "--device", "cpu"], cwd=tree, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "ropecheck", "verify", name, *more, "--device", "cpu"], cwd=tree,
+                          env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0:
-        raise RuntimeError(f"verify {name} in {tree} exited {done.returncode}: {done.stdout.strip()[-2000:]}")
+        raise RuntimeError(f"verify {' '.join((name, *more))} in {tree} exited {done.returncode}: "
+                           f"{done.stdout.strip()[-2000:]}")
     return wall, "exit 0"
 
 
-MEASURES = {"per-example": per_example, "verify": verify}
+def verify_five(tree: Path, name: str) -> tuple[float, str]:
+    """``verify`` of the five built-ins in one command (``name`` is not used)."""
+    return verify(tree, *FIVE)
+
+
+MEASURES = {"per-example": per_example, "verify": verify, "five": verify_five}
 
 
 def paired_ratios(runs: list[dict], figure: str, earlier: str, this: str) -> list[float]:
@@ -152,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--name", default="half-split", help="the built-in implementation (default half-split)")
     parser.add_argument("--verify", action="store_true", help="also time the whole `ropecheck verify NAME`")
+    parser.add_argument("--five", action="store_true", help="also time `ropecheck verify` of the five built-ins")
     parser.add_argument("--no-per-example", action="store_true", help="leave the per-example figure out")
     parser.add_argument("--csv", type=Path, help="append the runs to this CSV (results/verify-speed.csv's columns)")
     parser.add_argument("--machine", default="2-core x86_64 VM torch 2.13.0+cpu", help="the CSV's machine column")
@@ -159,9 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, not {args.rounds}")
-    figures = ([] if args.no_per_example else ["per-example"]) + (["verify"] if args.verify else [])
+    figures = (([] if args.no_per_example else ["per-example"]) + (["verify"] if args.verify else [])
+               + (["five"] if args.five else []))
     if not figures:
-        parser.error("nothing to measure: --no-per-example without --verify")
+        parser.error("nothing to measure: --no-per-example without --verify or --five")
     try:
         runs = measure(args.repo, args.commit, args.rounds, args.name, figures)
     except RuntimeError as exc:

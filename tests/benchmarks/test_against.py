@@ -102,3 +102,26 @@ def test_an_unknown_commit_is_a_clear_error_with_exit_2(repo, capsys):
     err = capsys.readouterr().err
     assert "git worktree add" in err and "no-such-commit" in err, err
     assert len(_worktrees(repo)) == 1
+
+
+def test_five_times_one_command_of_the_five_builtins_on_each_side(repo, tmp_path_factory):
+    """--five runs `python -m ropecheck verify` with the five built-ins, each side's own
+    ropecheck (a fake here that logs its arguments), and labels the rows as the CSV does."""
+    log = tmp_path_factory.mktemp("log") / "argv.txt"
+    main = repo / "ropecheck" / "__main__.py"
+    main.parent.mkdir()
+    (main.parent / "__init__.py").write_text("")
+    main.write_text(f"import os, sys\nwith open({str(log)!r}, 'a') as f:\n"
+                    f"    f.write(os.path.dirname(os.path.dirname(__file__)) + ' ' + ' '.join(sys.argv[1:]) + '\\n')\n")
+    old = _commit(repo, 12.0)
+    _commit(repo, 4.0)
+    table = tmp_path_factory.mktemp("out") / "speed.csv"
+    assert against.main([old, "--rounds", "1", "--five", "--no-per-example", "--repo", str(repo), "--csv", str(table)]) == 0
+    calls = log.read_text().splitlines()
+    assert [c.split(" ", 1)[1] for c in calls] == [" ".join(("verify", *against.FIVE, "--device", "cpu"))] * 2, calls
+    assert calls[0].split(" ")[0] != calls[1].split(" ")[0] == str(repo), "each side should run its own ropecheck"
+    with open(table, newline="") as f:
+        got = list(csv.DictReader(f, against.COLUMNS))
+    assert [r["figure"] for r in got] == ["verify five built-ins ci one command (wall)"] * 2, got
+    assert [r["commit"] for r in got] == [old, _git(repo, "rev-parse", "--short", "HEAD")], got
+    assert len(_worktrees(repo)) == 1
