@@ -34,9 +34,9 @@ MAX_RELATIVE_IQR = 0.5
 """Above this ``iqr_s / median_s`` a row is unstable: the middle half of its samples spans
 more than half its median (q3 about 1.6 q1 or more). Timing noise is additive (a call is
 never faster than its cost), so a wide middle half means the machine's load changed
-under the row, not that the code varies. Idle runs stay below: the 80 rows of
-results/cpu/bench_quick.csv (2 cores) reach 0.44; most rows of results/cuda/bench.csv stay
-under 0.35."""
+under the row, not that the code varies. Idle runs stay below: the 80 rows of an idle
+CPU quick sweep on 2 cores (2026-12-03) reached 0.44; most rows of results/cuda/bench.csv
+stay under 0.35."""
 
 COPY_INVERSION = 1.1
 """A copy of more bytes cannot be faster than a copy of fewer: when a larger copy's median
