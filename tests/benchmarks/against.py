@@ -45,6 +45,7 @@ FIGURES = {
     "five": ("verify five built-ins ci one command (wall)", "s", "<=2.5x one"),
 }
 FIVE = ("dense-matrix", "sparse-elementwise", "complex-polar", "interleaved", "half-split")
+"""The five built-ins, as the README's first example and test_bench_verify.py name them."""
 
 
 def git(repo: Path, *args: str) -> str:
@@ -76,17 +77,16 @@ def per_example(tree: Path, name: str) -> tuple[float, str]:
                                                   f"implementation {figures['implementation_s']} s")
 
 
-def verify(tree: Path, name: str, *more: str) -> tuple[float, str]:
-    """The wall time of ``python -m ropecheck verify NAME [MORE...] --device cpu`` in ``tree``."""
+def verify(tree: Path, *names: str) -> tuple[float, str]:
+    """The wall time of ``python -m ropecheck verify NAME... --device cpu`` in ``tree``."""
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}  # as a user runs it
     env["PYTHONPATH"] = str(tree)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "ropecheck", "verify", name, *more, "--device", "cpu"], cwd=tree,
+    done = subprocess.run([sys.executable, "-m", "ropecheck", "verify", *names, "--device", "cpu"], cwd=tree,
                           env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0:
-        raise RuntimeError(f"verify {' '.join((name, *more))} in {tree} exited {done.returncode}: "
-                           f"{done.stdout.strip()[-2000:]}")
+        raise RuntimeError(f"verify {' '.join(names)} in {tree} exited {done.returncode}: {done.stdout.strip()[-2000:]}")
     return wall, "exit 0"
 
 
